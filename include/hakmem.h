@@ -30,6 +30,10 @@ const char *hak_stats_json(void);
 /* Human-readable report to `out` (stderr when NULL). */
 void   hak_stats_print(FILE *out);
 
+/* The effective configuration (every knob, its value and where it came from) written to fd;
+ * as JSON when json != 0. */
+void   hak_config_dump(int fd, int json);
+
 /* Name of the mode and variant this library was built as. */
 const char *hak_mode_name(void);
 const char *hak_variant_name(void);

@@ -11,6 +11,7 @@ typedef enum hak_opt_type {
     HAK_T_FLOAT,  /* decimal fraction                          -> double    */
     HAK_T_CHOICE, /* one of `choices` (case-insensitive)       -> int index */
     HAK_T_LIST,   /* comma-separated list, checked by `format` -> char[256] */
+    HAK_T_STRING, /* free text such as a file path             -> char[256] */
 } hak_opt_type_t;
 
 #define HAK_LIST_MAX 256
