@@ -1,0 +1,30 @@
+/* large — slot churn of large blocks (default 64 KiB–1 MiB), every page of a block
+ * written, so an allocator that unmaps and re-faults pays for it here.
+ * usage: large [ITERATIONS=200000] [MIN=65536] [MAX=1048576] [SEED=42] [SLOTS=64] */
+#include "bench_common.h"
+
+int main(int argc, char **argv)
+{
+    bench_churn_args a = {
+        .iters = bench_arg(argc, argv, 1, 200000),
+        .min = bench_arg(argc, argv, 2, 65536),
+        .max = bench_arg(argc, argv, 3, 1048576),
+        .seed = bench_arg(argc, argv, 4, 42),
+        .slots = bench_arg(argc, argv, 5, 64),
+        .touch_pages = 1,
+    };
+    if (a.min < 2)
+        a.min = 2;
+    if (a.max < a.min)
+        a.max = a.min;
+    if (a.slots == 0)
+        a.slots = 1;
+    double secs;
+    uint64_t sum = bench_slot_churn(&a, &secs);
+    char extra[96];
+    snprintf(extra, sizeof extra, "min_size=%llu max_size=%llu slots=%llu",
+             (unsigned long long)a.min, (unsigned long long)a.max,
+             (unsigned long long)a.slots);
+    bench_result("large", a.iters, secs, sum, extra);
+    return 0;
+}
