@@ -94,19 +94,23 @@ static int is_hakmem_var(const char *entry)
 
 static int has_range(const hak_option_desc_t *o) { return o->min < o->max; }
 
-/* "16–1024" for messages. */
+/* "16–1024" for messages (sizes as 32K–1G, floats as Python prints them). */
+static void format_bound(const hak_option_desc_t *o, double v, char *buf, size_t len)
+{
+    if (o->type == HAK_T_FLOAT || o->type == HAK_T_LIST)
+        hak_repr_double(buf, len, v);
+    else if (o->type == HAK_T_SIZE)
+        hak_format_size(buf, len, (long long)v);
+    else
+        snprintf(buf, len, "%lld", (long long)v);
+}
+
 static void format_range(const hak_option_desc_t *o, char *buf, size_t len)
 {
-    if (!has_range(o)) {
-        snprintf(buf, len, "any");
-    } else if (o->type == HAK_T_FLOAT) {
-        char a[32], b[32];
-        hak_format_double(a, sizeof a, o->min);
-        hak_format_double(b, sizeof b, o->max);
-        snprintf(buf, len, "%s\u2013%s", a, b);
-    } else {
-        snprintf(buf, len, "%lld\u2013%lld", (long long)o->min, (long long)o->max);
-    }
+    char a[40], b[40];
+    format_bound(o, o->min, a, sizeof a);
+    format_bound(o, o->max, b, sizeof b);
+    snprintf(buf, len, "%s\u2013%s", a, b);
 }
 
 static void format_choices(const hak_option_desc_t *o, char *buf, size_t len)
@@ -146,18 +150,20 @@ void hak_config_format_value(const hak_option_desc_t *o, char *buf, size_t len)
 static void describe(const hak_option_desc_t *o, hak_parse_err_t err, const char *detail,
                      char *buf, size_t len)
 {
-    char range[96];
+    char range[96], allowed[112] = "";
     format_range(o, range, sizeof range);
+    if (has_range(o))
+        snprintf(allowed, sizeof allowed, " (allowed %s)", range);
     switch (err) {
     case HAK_PARSE_NOT_BOOL:
         snprintf(buf, len, "not a boolean (allowed 0/1, true/false, on/off, yes/no)");
         break;
-    case HAK_PARSE_NOT_INT: snprintf(buf, len, "not an integer (allowed %s)", range); break;
+    case HAK_PARSE_NOT_INT: snprintf(buf, len, "not an integer%s", allowed); break;
     case HAK_PARSE_NOT_SIZE:
-        snprintf(buf, len, "not a size (allowed %s, optional K/M/G suffix)", range);
+        snprintf(buf, len, "not a size: digits with an optional K, M or G suffix%s", allowed);
         break;
-    case HAK_PARSE_NOT_FLOAT: snprintf(buf, len, "not a number (allowed %s)", range); break;
-    case HAK_PARSE_RANGE: snprintf(buf, len, "out of range (allowed %s)", range); break;
+    case HAK_PARSE_NOT_FLOAT: snprintf(buf, len, "not a number%s", allowed); break;
+    case HAK_PARSE_RANGE: snprintf(buf, len, "out of range%s", allowed); break;
     case HAK_PARSE_CHOICE: {
         char ch[256];
         format_choices(o, ch, sizeof ch);
@@ -165,11 +171,20 @@ static void describe(const hak_option_desc_t *o, hak_parse_err_t err, const char
         break;
     }
     case HAK_PARSE_TOO_LONG:
-        snprintf(buf, len, "too long (at most %d characters)", HAK_LIST_MAX - 1);
+        snprintf(buf, len, "text is longer than %d bytes", HAK_LIST_MAX - 1);
         break;
+    case HAK_PARSE_CONTROL: snprintf(buf, len, "text contains control characters"); break;
     case HAK_PARSE_LIST: snprintf(buf, len, "%s", detail ? detail : "malformed list"); break;
     default: snprintf(buf, len, "invalid"); break;
     }
+}
+
+static int has_control(const char *text)
+{
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++)
+        if (*p < 0x20)
+            return 1;
+    return 0;
 }
 
 /* Parse text for knob o and store it in hak_cfg. Returns HAK_PARSE_OK or the reason (then
@@ -217,13 +232,16 @@ static hak_parse_err_t store(const hak_option_desc_t *o, const char *text, char 
     case HAK_T_LIST: {
         if (strlen(text) >= HAK_LIST_MAX)
             return HAK_PARSE_TOO_LONG;
+        if (has_control(text))
+            return HAK_PARSE_CONTROL;
         int n = 0;
         if (o->format && strcmp(o->format, "class_override") == 0) {
             hak_class_override_t tmp[HAK_TINY_CLASSES];
             n = hak_parse_class_override_msg(text, tmp, HAK_TINY_CLASSES, detail, dlen);
         } else if (o->format && strcmp(o->format, "float_list") == 0) {
-            double tmp[32];
-            n = hak_parse_float_list_msg(text, tmp, 32, o->min, o->max, detail, dlen);
+            double tmp[HAK_FLOAT_LIST_MAX];
+            n = hak_parse_float_list_msg(text, tmp, HAK_FLOAT_LIST_MAX, o->min, o->max, detail,
+                                         dlen);
         }
         if (n < 0)
             return HAK_PARSE_LIST;
@@ -233,10 +251,21 @@ static hak_parse_err_t store(const hak_option_desc_t *o, const char *text, char 
     case HAK_T_STRING:
         if (strlen(text) >= HAK_LIST_MAX)
             return HAK_PARSE_TOO_LONG;
+        if (has_control(text))
+            return HAK_PARSE_CONTROL;
         memcpy(f, text, strlen(text) + 1);
         return HAK_PARSE_OK;
     }
     return HAK_PARSE_NOT_INT;
+}
+
+/* The first 64 bytes of text for a message, control characters shown as '?'. */
+static void printable(const char *text, char *buf, size_t len)
+{
+    size_t n = 0;
+    for (; text[n] && n < len - 1 && n < 64; n++)
+        buf[n] = (unsigned char)text[n] < 0x20 ? '?' : text[n];
+    buf[n] = '\0';
 }
 
 /* Apply `text` (from variable `var`) to knob i with the given source; one line when bad. */
@@ -252,13 +281,16 @@ static void apply(unsigned i, const char *var, const char *text, hak_cfg_source_
         }
         return;
     }
-    char why[320], keep[HAK_LIST_MAX];
+    char why[320], keep[HAK_LIST_MAX], shown[72];
     describe(o, err, detail, why, sizeof why);
     hak_config_format_value(o, keep, sizeof keep);
+    if (!keep[0])
+        snprintf(keep, sizeof keep, "\"\"");
+    printable(text, shown, sizeof shown);
     if (src == HAK_SRC_MODE)
-        hak_msg("HAKMEM_MODE=%s sets %s=%.64s: %s; keeping %.64s", g_preset, var, text, why, keep);
+        hak_msg("HAKMEM_MODE=%s sets %s=%s: %s; keeping %.64s", g_preset, var, shown, why, keep);
     else
-        hak_msg("%s=%.64s: %s; keeping %.64s", var, text, why, keep);
+        hak_msg("%s=%s: %s; keeping %.64s", var, shown, why, keep);
 }
 
 /* ---- modes and features ------------------------------------------------------------- */
@@ -320,11 +352,16 @@ static void apply_preset(const char *name)
             if (d < bestd)
                 bestd = d, best = hak_mode_presets[i].name;
         }
-        hak_msg("HAKMEM_MODE=%.64s: not one of %s (did you mean %s?); ignored", name, list,
+        char shown[72];
+        printable(name, shown, sizeof shown);
+        hak_msg("HAKMEM_MODE=%s: not one of %s (did you mean %s?); ignored", shown, list,
                 best ? best : "?");
         return;
     }
     g_preset = p->name;
+    for (unsigned i = 0; i < hak_option_count; i++)
+        if (strcmp(hak_option_table[i].env, MODE_ENV) == 0)
+            apply(i, MODE_ENV, p->name, HAK_SRC_ENV); /* the knob that names the preset */
     /* Features the preset's mode compiles in but this .so does not. */
     char missing[512];
     size_t n = 0;

@@ -91,8 +91,6 @@ hak_parse_err_t hak_parse_size(const char *text, long long *out)
 {
     const char *b, *e;
     trim(text, &b, &e);
-    if (b < e && *b == '+')
-        b++;
     unsigned long long v;
     if (!parse_digits(&b, e, &v))
         return HAK_PARSE_NOT_SIZE;
@@ -102,18 +100,9 @@ hak_parse_err_t hak_parse_size(const char *text, long long *out)
         case 'k': shift = 10; break;
         case 'm': shift = 20; break;
         case 'g': shift = 30; break;
-        case 'b': shift = 0; break;
         default: return HAK_PARSE_NOT_SIZE;
         }
-        if (lower((unsigned char)*b) != 'b') {
-            b++;
-            /* optional "B" or "iB" after the multiplier */
-            if (b < e && lower((unsigned char)*b) == 'i')
-                b++;
-        }
-        if (b < e && lower((unsigned char)*b) == 'b')
-            b++;
-        if (b != e)
+        if (++b != e)
             return HAK_PARSE_NOT_SIZE;
     }
     if (v > (9223372036854775807ULL >> shift))
@@ -236,106 +225,89 @@ static void set_msg(char *msg, size_t len, const char *fmt, ...)
     va_end(ap);
 }
 
-/* Range of a knob from the generated table, or the given fallback when it is absent. */
-static void knob_range(const char *key, long long *lo, long long *hi, long long dlo, long long dhi)
+/* Copy [b, e) trimmed into buf (clipped) for messages. */
+static void item_text(const char *b, const char *e, char *buf, size_t len)
 {
-    *lo = dlo;
-    *hi = dhi;
-    for (unsigned i = 0; i < hak_option_count; i++) {
-        if (strcmp(hak_option_table[i].key, key) == 0) {
-            *lo = (long long)hak_option_table[i].min;
-            *hi = (long long)hak_option_table[i].max;
-            return;
-        }
-    }
+    while (b < e && is_blank((unsigned char)*b))
+        b++;
+    while (e > b && is_blank((unsigned char)e[-1]))
+        e--;
+    size_t n = (size_t)(e - b);
+    if (n > len - 1)
+        n = len - 1;
+    memcpy(buf, b, n);
+    buf[n] = '\0';
 }
 
-/* One integer field of an override entry: digits up to ':' / ',' / end. */
-static int override_field(const char **p, const char *e, long long *out)
+void hak_repr_double(char *buf, size_t len, double v)
 {
-    const char *s = *p;
-    while (s < e && is_blank((unsigned char)*s))
-        s++;
-    unsigned long long v;
-    if (!parse_digits(&s, e, &v) || v > 1000000000ULL)
-        return 0;
-    while (s < e && is_blank((unsigned char)*s))
-        s++;
-    *p = s;
-    *out = (long long)v;
-    return 1;
+    hak_format_double(buf, len, v);
+    if (!strpbrk(buf, ".eEn") && strlen(buf) + 2 < len)
+        strcat(buf, ".0");
 }
 
 int hak_parse_class_override_msg(const char *text, hak_class_override_t out[], int max,
                                  char *msg, size_t msglen)
 {
-    long long cap_lo, cap_hi, ref_lo, ref_hi;
-    knob_range("tiny_tls_cap", &cap_lo, &cap_hi, 16, 1024);
-    knob_range("tiny_tls_refill", &ref_lo, &ref_hi, 4, 256);
+    static const struct { const char *what; long long lo, hi; } lim[3] = {
+        {"class", 0, HAK_TINY_CLASSES - 1},
+        {"cap", HAK_CLASS_OVERRIDE_CAP_MIN, HAK_CLASS_OVERRIDE_CAP_MAX},
+        {"refill", HAK_CLASS_OVERRIDE_REFILL_MIN, HAK_CLASS_OVERRIDE_REFILL_MAX},
+    };
     const char *b, *e;
     trim(text, &b, &e);
-    int n = 0;
-    unsigned seen = 0;
     if (b == e)
         return 0;
-    const char *p = b;
-    for (int idx = 1;; idx++) {
-        /* entry: [C]class:cap:refill */
-        while (p < e && is_blank((unsigned char)*p))
-            p++;
-        if (p < e && lower((unsigned char)*p) == 'c')
-            p++;
-        long long cls, cap, refill;
-        if (!override_field(&p, e, &cls) || p >= e || *p != ':') {
-            set_msg(msg, msglen, "entry %d: expected Cn:cap:refill (class 0-%d)", idx,
-                    HAK_TINY_CLASSES - 1);
+    int n = 0;
+    unsigned seen = 0;
+    for (const char *p = b;;) {
+        const char *q = p;
+        while (q < e && *q != ',')
+            q++;
+        char item[96];
+        item_text(p, q, item, sizeof item);
+        /* C<class>:<cap>:<refill>, no blanks inside */
+        const char *s = item, *t = item + strlen(item);
+        unsigned long long f[3];
+        int ok = s < t && lower((unsigned char)*s) == 'c';
+        if (ok)
+            s++;
+        for (int k = 0; ok && k < 3; k++) {
+            ok = parse_digits(&s, t, &f[k]);
+            if (ok && k < 2)
+                ok = s < t && *s++ == ':';
+        }
+        if (!ok || s != t) {
+            set_msg(msg, msglen, "'%s' is not class:cap:refill (e.g. C0:256:16)", item);
             return -1;
         }
-        p++;
-        if (!override_field(&p, e, &cap) || p >= e || *p != ':') {
-            set_msg(msg, msglen, "entry %d: expected Cn:cap:refill", idx);
+        for (int k = 0; k < 3; k++) {
+            if ((long long)f[k] < lim[k].lo || f[k] > (unsigned long long)lim[k].hi) {
+                set_msg(msg, msglen, "'%s': %s %llu is out of range [%lld, %lld]", item,
+                        lim[k].what, f[k], lim[k].lo, lim[k].hi);
+                return -1;
+            }
+        }
+        if (f[2] > f[1]) {
+            set_msg(msg, msglen, "'%s': refill %llu exceeds cap %llu", item, f[2], f[1]);
             return -1;
         }
-        p++;
-        if (!override_field(&p, e, &refill) || (p < e && *p != ',')) {
-            set_msg(msg, msglen, "entry %d: expected Cn:cap:refill", idx);
+        if (seen & (1u << f[0])) {
+            set_msg(msg, msglen, "'%s': class C%llu given twice", item, f[0]);
             return -1;
         }
-        if (cls < 0 || cls >= HAK_TINY_CLASSES) {
-            set_msg(msg, msglen, "entry %d: class %lld outside 0-%d", idx, cls,
-                    HAK_TINY_CLASSES - 1);
-            return -1;
-        }
-        if (cap < cap_lo || cap > cap_hi) {
-            set_msg(msg, msglen, "entry %d: cap %lld outside %lld-%lld", idx, cap, cap_lo,
-                    cap_hi);
-            return -1;
-        }
-        if (refill < ref_lo || refill > ref_hi) {
-            set_msg(msg, msglen, "entry %d: refill %lld outside %lld-%lld", idx, refill, ref_lo,
-                    ref_hi);
-            return -1;
-        }
-        if (refill > cap) {
-            set_msg(msg, msglen, "entry %d: refill %lld larger than cap %lld", idx, refill, cap);
-            return -1;
-        }
-        if (seen & (1u << cls)) {
-            set_msg(msg, msglen, "entry %d: class %lld given twice", idx, cls);
-            return -1;
-        }
-        seen |= 1u << cls;
+        seen |= 1u << f[0];
         if (n >= max) {
             set_msg(msg, msglen, "more than %d entries", max);
             return -1;
         }
-        out[n].cls = (int)cls;
-        out[n].cap = (int)cap;
-        out[n].refill = (int)refill;
+        out[n].cls = (int)f[0];
+        out[n].cap = (int)f[1];
+        out[n].refill = (int)f[2];
         n++;
-        if (p >= e)
+        if (q >= e)
             break;
-        p++; /* ',' */
+        p = q + 1;
     }
     return n;
 }
@@ -350,32 +322,43 @@ int hak_parse_float_list_msg(const char *text, double out[], int max, double lo,
 {
     const char *b, *e;
     trim(text, &b, &e);
-    if (b == e)
-        return 0;
-    int n = 0;
-    const char *p = b;
-    for (int idx = 1;; idx++) {
-        while (p < e && is_blank((unsigned char)*p))
-            p++;
-        const char *end;
-        double v;
-        if (!parse_float_span(p, e, &end, &v)) {
-            set_msg(msg, msglen, "entry %d: not a number", idx);
-            return -1;
+    /* every item present: no empty list, no empty item */
+    int items = 1, empty = b == e;
+    for (const char *p = b, *start = b; p <= e; p++) {
+        if (p == e || *p == ',') {
+            char item[64];
+            item_text(start, p, item, sizeof item);
+            empty |= item[0] == '\0';
+            if (p < e)
+                items++;
+            start = p + 1;
         }
-        p = end;
-        while (p < e && is_blank((unsigned char)*p))
-            p++;
-        if (p < e && *p != ',') {
-            set_msg(msg, msglen, "entry %d: not a number", idx);
+    }
+    if (empty) {
+        set_msg(msg, msglen, "'%s' is not a comma-separated list of numbers", text);
+        return -1;
+    }
+    if (items > HAK_FLOAT_LIST_MAX) {
+        set_msg(msg, msglen, "%d values given, at most %d allowed", items, HAK_FLOAT_LIST_MAX);
+        return -1;
+    }
+    int n = 0;
+    for (const char *p = b;;) {
+        const char *q = p;
+        while (q < e && *q != ',')
+            q++;
+        char item[64];
+        item_text(p, q, item, sizeof item);
+        double v;
+        if (hak_parse_float(item, &v) != HAK_PARSE_OK) {
+            set_msg(msg, msglen, "'%s' is not a number", item);
             return -1;
         }
         if (lo < hi && (v < lo || v > hi)) {
-            char a[32], c[32], d[32];
-            hak_format_double(a, sizeof a, v);
-            hak_format_double(c, sizeof c, lo);
-            hak_format_double(d, sizeof d, hi);
-            set_msg(msg, msglen, "entry %d: %s outside %s-%s", idx, a, c, d);
+            char a[32], c[32];
+            hak_repr_double(a, sizeof a, lo);
+            hak_repr_double(c, sizeof c, hi);
+            set_msg(msg, msglen, "%s is out of range [%s, %s]", item, a, c);
             return -1;
         }
         if (n >= max) {
@@ -383,9 +366,9 @@ int hak_parse_float_list_msg(const char *text, double out[], int max, double lo,
             return -1;
         }
         out[n++] = v;
-        if (p >= e)
+        if (q >= e)
             break;
-        p++;
+        p = q + 1;
     }
     return n;
 }
@@ -427,4 +410,17 @@ void hak_format_double(char *buf, size_t len, double v)
         if (hak_parse_float(buf, &back) == HAK_PARSE_OK && back == v)
             break;
     }
+}
+
+void hak_format_size(char *buf, size_t len, long long v)
+{
+    static const struct { char suffix; int shift; } units[] = {{'G', 30}, {'M', 20}, {'K', 10}};
+    for (int i = 0; i < 3; i++) {
+        long long unit = 1LL << units[i].shift;
+        if (v && v % unit == 0) {
+            snprintf(buf, len, "%lld%c", v / unit, units[i].suffix);
+            return;
+        }
+    }
+    snprintf(buf, len, "%lld", v);
 }

@@ -9,6 +9,7 @@
 #define HAK_FEATURE_ALLOC_LEARN 0
 
 enum hak_option_id {
+    HAK_OPT_MODE,
     HAK_OPT_DEBUG_LEVEL,
     HAK_OPT_STATS_ENABLE,
     HAK_OPT_TINY_TLS_CAP,
@@ -27,6 +28,7 @@ enum hak_option_id {
 enum { HAK_FREE_POLICY_BATCH, HAK_FREE_POLICY_KEEP, HAK_FREE_POLICY_ADAPTIVE };
 
 typedef struct hak_config {
+    int mode;
     long long debug_level;
     int stats_enable;
     long long tiny_tls_cap;

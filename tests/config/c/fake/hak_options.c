@@ -12,7 +12,10 @@ static const char *const stats_aliases[] = {"HAKMEM_STATS", "HAKMEM_STATS_ON", N
 #define OPT(k, E, T, F, C, lo, hi, ch, fmt, def, al, sun, doc) \
     {#k, E, T, F, C, offsetof(hak_config_t, k), lo, hi, ch, fmt, def, al, sun, doc}
 
+static const char *const mode_choices[] = {"minimal", "fast", "balanced", "learning", "research", NULL};
+
 const hak_option_desc_t hak_option_table[] = {
+    OPT(mode, "HAKMEM_MODE", HAK_T_CHOICE, "core", 1, 0, 0, mode_choices, NULL, "fast", NULL, NULL, "preset"),
     OPT(debug_level, "HAKMEM_DEBUG_LEVEL", HAK_T_INT, "core", 1, 0, 3, NULL, NULL, "0", NULL, NULL, "verbosity"),
     OPT(stats_enable, "HAKMEM_STATS_ENABLE", HAK_T_BOOL, "stats", 1, 0, 0, NULL, NULL, "0", stats_aliases, "2026-05-26", "stats"),
     OPT(tiny_tls_cap, "HAKMEM_TINY_TLS_CAP", HAK_T_INT, "tiny", 1, 16, 1024, NULL, NULL, "64", NULL, NULL, "tls cap"),
@@ -56,6 +59,7 @@ const hak_feature_desc_t hak_features[] = {
 const unsigned hak_feature_count = sizeof hak_features / sizeof hak_features[0];
 
 hak_config_t hak_cfg = {
+    .mode = 1,
     .debug_level = 0,
     .stats_enable = 0,
     .tiny_tls_cap = 64,
