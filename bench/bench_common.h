@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 static inline double bench_now(void)
 {
@@ -90,6 +92,24 @@ static inline void *bench_xmalloc(size_t n)
     return p;
 }
 
+/* Peak resident set of this process in KiB (VmHWM), read without allocating.
+ * The harness prefers it to the child's rusage, whose ru_maxrss also counts the
+ * launching process's memory from before exec. 0 when unavailable. */
+static inline unsigned long long bench_peak_rss_kib(void)
+{
+    char buf[4096];
+    int fd = open("/proc/self/status", O_RDONLY);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    const char *p = strstr(buf, "VmHWM:");
+    return p ? strtoull(p + 6, NULL, 10) : 0;
+}
+
 /* The one line the harness parses: key=value pairs after "RESULT". `extra` holds
  * further " key=value" pairs (may be empty). */
 static inline void bench_result(const char *bench, uint64_t ops, double seconds,
@@ -98,10 +118,10 @@ static inline void bench_result(const char *bench, uint64_t ops, double seconds,
     if (seconds <= 0)
         seconds = 1e-9;
     printf("RESULT bench=%s ops=%llu seconds=%.6f ops_per_sec=%.6e ns_per_op=%.3f "
-           "checksum=%016llx%s%s\n",
+           "checksum=%016llx peak_rss_kib=%llu%s%s\n",
            bench, (unsigned long long)ops, seconds, (double)ops / seconds,
            seconds * 1e9 / (double)(ops ? ops : 1), (unsigned long long)checksum,
-           extra && *extra ? " " : "", extra ? extra : "");
+           bench_peak_rss_kib(), extra && *extra ? " " : "", extra ? extra : "");
     fflush(stdout);
 }
 

@@ -1,0 +1,116 @@
+"""PNG charts of a results dict: throughput and peak RSS per scenario and
+allocator (one panel per scenario, min-max as error bars), and callgrind counts."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+PALETTE = {"glibc": "#7f7f7f", "mimalloc": "#1f77b4", "jemalloc": "#2ca02c",
+           "tcmalloc": "#9467bd"}
+HAKMEM_COLORS = ["#d62728", "#ff7f0e", "#e377c2", "#8c564b", "#bcbd22", "#17becf"]
+
+
+def _pyplot():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def colors(names: list[str]) -> dict[str, str]:
+    out, k = {}, 0
+    for n in names:
+        if n in PALETTE:
+            out[n] = PALETTE[n]
+        else:
+            out[n] = HAKMEM_COLORS[k % len(HAKMEM_COLORS)]
+            k += 1
+    return out
+
+
+def _grid(results: dict, path: Path, value: str, lo: str, hi: str, scale: float,
+          ylabel: str, title: str) -> Path | None:
+    names = [a["name"] for a in results["allocators"] if a["status"] == "ok"]
+    scen = [s["name"] for s in results["scenarios"]]
+    if not names or not scen:
+        return None
+    by = {(s["scenario"], s["allocator"]): s for s in results["summary"]}
+    plt = _pyplot()
+    cols = min(3, len(scen))
+    rows = math.ceil(len(scen) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.0 * rows), squeeze=False)
+    cmap = colors(names)
+    for i, sc in enumerate(scen):
+        ax = axes[i // cols][i % cols]
+        vals, errs_lo, errs_hi, labels = [], [], [], []
+        for n in names:
+            s = by.get((sc, n)) or {}
+            v = s.get(value)
+            v = v / scale if v is not None else 0.0
+            vals.append(v)
+            errs_lo.append(max(0.0, v - (s.get(lo) or 0) / scale) if s.get(lo) is not None else 0)
+            errs_hi.append(max(0.0, (s.get(hi) or 0) / scale - v) if s.get(hi) is not None else 0)
+            labels.append("✗" if s.get("status") not in (None, "ok") else "")
+        x = range(len(names))
+        ax.bar(x, vals, color=[cmap[n] for n in names], yerr=[errs_lo, errs_hi],
+               capsize=3, error_kw={"elinewidth": 0.8})
+        for xi, lab in zip(x, labels):
+            if lab:
+                ax.text(xi, 0, lab, ha="center", va="bottom", color="red")
+        ax.set_title(sc, fontsize=10)
+        ax.set_xticks(list(x))
+        ax.set_xticklabels(names, rotation=30, ha="right", fontsize=8)
+        ax.tick_params(axis="y", labelsize=8)
+        if i % cols == 0:
+            ax.set_ylabel(ylabel, fontsize=8)
+    for j in range(len(scen), rows * cols):
+        axes[j // cols][j % cols].axis("off")
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def throughput_chart(results: dict, path: Path) -> Path | None:
+    meta = results["meta"]
+    return _grid(results, path, "ops_per_sec", "ops_per_sec_min", "ops_per_sec_max", 1e6,
+                 "M ops/s", f"Throughput, median of {meta['runs']} runs (bars: min–max); "
+                 "higher is better")
+
+
+def rss_chart(results: dict, path: Path) -> Path | None:
+    return _grid(results, path, "maxrss_kib", "maxrss_kib_min", "maxrss_kib_max", 1024.0,
+                 "MiB", "Peak RSS of the benchmark process (median, min–max); lower is better")
+
+
+def callgrind_chart(results: dict, path: Path) -> Path | None:
+    cg = [c for c in results.get("callgrind") or [] if c["status"] == "ok"
+          and c.get("per_pair") is not None]
+    if not cg:
+        return None
+    plt = _pyplot()
+    names = [c["allocator"] for c in cg]
+    cmap = colors(names)
+    vals = [c["net"] if c.get("net") is not None else c["per_pair"] for c in cg]
+    fig, ax = plt.subplots(figsize=(1.2 * len(cg) + 2.5, 3.2))
+    bars = ax.bar(range(len(cg)), vals, color=[cmap[n] for n in names])
+    for b, v in zip(bars, vals):
+        ax.text(b.get_x() + b.get_width() / 2, v, f"{v:.0f}", ha="center", va="bottom",
+                fontsize=8)
+    ax.set_xticks(range(len(cg)))
+    ax.set_xticklabels(names, rotation=20, ha="right", fontsize=8)
+    ax.set_ylabel("instructions", fontsize=8)
+    ax.set_title("Allocator instructions per malloc(32)+free pair (callgrind); lower is better",
+                 fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def render_all(results: dict, out: Path) -> list[Path]:
+    made = [throughput_chart(results, out / "throughput.png"),
+            rss_chart(results, out / "rss.png"),
+            callgrind_chart(results, out / "callgrind.png")]
+    return [p for p in made if p is not None]

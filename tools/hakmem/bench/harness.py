@@ -1,0 +1,153 @@
+"""The whole benchmark run: resolve allocators, build programs, alternate runs,
+aggregate, count instructions, write every output."""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hakmem import ROOT
+from hakmem.bench import allocators as alloc_mod
+from hakmem.bench import callgrind, charts, machine, report, stats, suite
+from hakmem.bench.progress import Progress
+from hakmem.bench.runner import Run, run_program
+
+
+@dataclass
+class Config:
+    allocators: list[str] = field(default_factory=lambda: list(alloc_mod.DEFAULT_ALLOCATORS))
+    scenarios: list[str] | None = None
+    runs: int = 7
+    warmup: int = 1
+    baseline: str = "glibc"
+    quick: bool = False
+    callgrind: bool = False
+    syscalls: bool = True          # one extra profile run per pair for syscall counts
+    out: Path = ROOT / "bench" / "results"
+    timeout: float = 300.0
+    env: dict[str, str] = field(default_factory=dict)   # HAKMEM_* knobs for hakmem runs
+    build: bool = True
+    charts: bool = True
+    progress: bool = True
+    command: str = "hakmem bench"
+    matrix: bool = False
+    bench_dir: Path = suite.BENCH_OUT
+    src_dir: Path = suite.BENCH_SRC
+    root: Path = ROOT
+
+
+def run(cfg: Config) -> dict:
+    started = time.time()
+    names = list(cfg.allocators)
+    if cfg.baseline and cfg.baseline not in names:
+        names.append(cfg.baseline)
+    allocs = alloc_mod.resolve_all(names, cfg.root, cfg.build, cfg.out / "logs")
+    usable = [a for a in allocs if a.usable]
+    scenarios = suite.select(cfg.scenarios)
+    binaries = {s.program: suite.build_program(s.program, cfg.bench_dir, cfg.src_dir)
+                for s in scenarios}
+
+    plan: list[tuple[int, str, suite.Scenario, alloc_mod.Allocator]] = []
+    # Repetition-major, allocators rotated each repetition: every allocator meets
+    # the machine's noisy moments equally often and in no fixed order.
+    for rep in range(-cfg.warmup, cfg.runs):
+        for s in scenarios:
+            k = rep % len(usable) if usable else 0
+            for a in usable[k:] + usable[:k]:
+                plan.append((rep, "warmup" if rep < 0 else "measure", s, a))
+    if cfg.syscalls:
+        for s in scenarios:
+            for a in usable:
+                plan.append((cfg.runs, "profile", s, a))
+    cg_steps = (len(usable) + 1) if cfg.callgrind else 0
+    bar = Progress(len(plan) + cg_steps, enabled=cfg.progress)
+    for a in allocs:
+        if not a.usable:
+            bar.note(f"{a.name}: {a.status}" + (f" ({a.detail})" if a.detail else ""))
+
+    runs: list[Run] = []
+    for rep, kind, s, a in plan:
+        r = run_program(binaries[s.program], s.argv(cfg.quick), a, scenario=s.name, rep=rep,
+                        kind=kind, timeout=cfg.timeout, env=cfg.env, strace=True)
+        runs.append(r)
+        if not r.ok:
+            bar.note(f"{s.name} under {a.name}: {r.status}: {r.command}")
+        bar.step(f"{s.name} / {a.name}")
+
+    cg: list[callgrind.PairCount] = []
+    if cfg.callgrind:
+        cg = _callgrind(cfg, allocs, bar)
+
+    summaries = stats.summarize(runs, [s.name for s in scenarios], allocs, cfg.baseline)
+    results = {
+        "meta": {
+            "command": cfg.command,
+            "machine": machine.describe(),
+            "runs": cfg.runs,
+            "warmup": cfg.warmup,
+            "quick": cfg.quick,
+            "matrix": cfg.matrix,
+            "baseline": cfg.baseline,
+            "env": cfg.env,
+            "duration_s": round(time.time() - started, 1),
+        },
+        "allocators": [a.to_dict() for a in allocs],
+        "scenarios": [{"name": s.name, "program": s.program,
+                       "args": s.argv(cfg.quick), "unit": s.unit, "what": s.what,
+                       "threads": s.threads} for s in scenarios],
+        "summary": [s.to_dict() for s in summaries],
+        "callgrind": [c.to_dict() for c in cg],
+        "problems": stats.problems(runs, summaries) + _cg_problems(cg),
+        "runs": [r.to_dict() for r in runs],
+    }
+    write_outputs(results, cfg.out, charts_too=cfg.charts)
+    return results
+
+
+def _callgrind(cfg: Config, allocs, bar: Progress) -> list[callgrind.PairCount]:
+    if not callgrind.available():
+        bar.note("callgrind: valgrind is not installed; skipped")
+        return [callgrind.PairCount(a.name, status="valgrind not installed") for a in allocs]
+    binary = suite.build_program(suite.CALLGRIND_PROGRAM, cfg.bench_dir, cfg.src_dir)
+    ns = callgrind.N_QUICK if cfg.quick else callgrind.N_FULL
+    overhead = callgrind.loop_overhead(binary, ns)
+    bar.step("callgrind / loop")
+    out = []
+    for a in allocs:
+        pc = callgrind.measure(binary, a, ns, overhead)
+        out.append(pc)
+        if a.usable:
+            bar.step(f"callgrind / {a.name}")
+    return out
+
+
+def _cg_problems(cg: list[callgrind.PairCount]) -> list[dict]:
+    return [{"scenario": "callgrind", "allocator": c.allocator, "problem": c.status,
+             "command": c.command, "stderr": ""}
+            for c in cg if c.status not in ("ok",) and not c.status.startswith(
+                (alloc_mod.NOT_INSTALLED, alloc_mod.BUILD_FAILED, alloc_mod.NOT_AN_ALLOCATOR,
+                 "valgrind not installed"))]
+
+
+def write_outputs(results: dict, out: Path, charts_too: bool = True) -> list[Path]:
+    """results.json, runs.csv, summary.csv, callgrind.csv, table.md and the PNGs."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = [report.write_json(results, out / "results.json"),
+               report.write_runs_csv(results, out / "runs.csv"),
+               report.write_summary_csv(results, out / "summary.csv")]
+    if results.get("callgrind"):
+        written.append(report.write_callgrind_csv(results, out / "callgrind.csv"))
+    if charts_too:
+        written += charts.render_all(results, out)
+    md = report.markdown(results, image_dir=out if charts_too else None, md_dir=out)
+    (out / "table.md").write_text(md)
+    written.append(out / "table.md")
+    return written
+
+
+def load(path: Path) -> dict:
+    """A results.json written earlier (for re-rendering the tables and charts)."""
+    if path.is_dir():
+        path = path / "results.json"
+    return json.loads(path.read_text())
