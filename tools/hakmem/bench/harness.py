@@ -32,6 +32,8 @@ class Config:
     progress: bool = True
     command: str = "hakmem bench"
     matrix: bool = False
+    scenario_args: dict[str, list[str]] = field(default_factory=dict)  # overrides, by name
+    callgrind_ns: tuple[int, int] | None = None   # loop counts (default by quick)
     bench_dir: Path = suite.BENCH_OUT
     src_dir: Path = suite.BENCH_SRC
     root: Path = ROOT
@@ -67,8 +69,11 @@ def run(cfg: Config) -> dict:
             bar.note(f"{a.name}: {a.status}" + (f" ({a.detail})" if a.detail else ""))
 
     runs: list[Run] = []
+    def argv(s: suite.Scenario) -> list[str]:
+        return list(cfg.scenario_args.get(s.name, s.argv(cfg.quick)))
+
     for rep, kind, s, a in plan:
-        r = run_program(binaries[s.program], s.argv(cfg.quick), a, scenario=s.name, rep=rep,
+        r = run_program(binaries[s.program], argv(s), a, scenario=s.name, rep=rep,
                         kind=kind, timeout=cfg.timeout, env=cfg.env, strace=True)
         runs.append(r)
         if not r.ok:
@@ -94,7 +99,7 @@ def run(cfg: Config) -> dict:
         },
         "allocators": [a.to_dict() for a in allocs],
         "scenarios": [{"name": s.name, "program": s.program,
-                       "args": s.argv(cfg.quick), "unit": s.unit, "what": s.what,
+                       "args": argv(s), "unit": s.unit, "what": s.what,
                        "threads": s.threads} for s in scenarios],
         "summary": [s.to_dict() for s in summaries],
         "callgrind": [c.to_dict() for c in cg],
@@ -110,7 +115,7 @@ def _callgrind(cfg: Config, allocs, bar: Progress) -> list[callgrind.PairCount]:
         bar.note("callgrind: valgrind is not installed; skipped")
         return [callgrind.PairCount(a.name, status="valgrind not installed") for a in allocs]
     binary = suite.build_program(suite.CALLGRIND_PROGRAM, cfg.bench_dir, cfg.src_dir)
-    ns = callgrind.N_QUICK if cfg.quick else callgrind.N_FULL
+    ns = cfg.callgrind_ns or (callgrind.N_QUICK if cfg.quick else callgrind.N_FULL)
     overhead = callgrind.loop_overhead(binary, ns)
     bar.step("callgrind / loop")
     out = []

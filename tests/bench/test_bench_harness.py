@@ -1,0 +1,255 @@
+"""The benchmark harness on a tiny configuration: programs build and print their
+RESULT line, the harness runs, parses, aggregates and renders. No timing is
+asserted anywhere (speed belongs to the benchmark report, not to tests)."""
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT / "tools") not in sys.path:
+    sys.path.insert(0, str(ROOT / "tools"))
+
+from hakmem.bench import allocators, callgrind, harness, report, runner, stats, suite  # noqa: E402
+from hakmem.bench.progress import Progress  # noqa: E402
+from hakmem.bench.runner import Run  # noqa: E402
+
+# Arguments small enough that every program finishes in milliseconds.
+TINY = {
+    "random_mixed": ["2000", "256", "7", "64"],
+    "tiny_hot": ["2000", "64", "8"],
+    "larson": ["2", "16", "256", "2", "500", "64", "7"],
+    "mid_large": ["500", "8192", "16384", "7", "32"],
+    "large": ["50", "65536", "262144", "7", "8"],
+    "vm": ["5", "2097152"],
+    "cold_churn": ["2", "256k", "1024", "7"],
+    "json_parse": ["3", "2048", "7", "2"],
+    "prodcons": ["5000", "1", "128", "7"],
+}
+
+needs_cc = pytest.mark.skipif(shutil.which("gcc") is None and shutil.which("cc") is None,
+                              reason="no C compiler")
+
+
+@pytest.fixture(scope="module")
+def bench_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("bench-bin")
+
+
+def test_tiny_args_cover_every_scenario():
+    assert set(TINY) == set(suite.SCENARIOS)
+
+
+@needs_cc
+@pytest.mark.parametrize("name", sorted(suite.SCENARIOS))
+def test_program_prints_one_result_line(name, bench_dir):
+    scen = suite.SCENARIOS[name]
+    binary = suite.build_program(scen.program, bench_dir)
+    proc = subprocess.run([str(binary), *TINY[name]], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
+    assert len(lines) == 1
+    res = runner.parse_result_line(proc.stdout)
+    assert res["bench"] == name
+    assert res["ops"] > 0 and res["ops_per_sec"] > 0
+    assert len(res["checksum"]) == 16 and res["peak_rss_kib"] > 0
+    # deterministic: the same arguments give the same checksum
+    again = runner.parse_result_line(
+        subprocess.run([str(binary), *TINY[name]], capture_output=True, text=True,
+                       timeout=60).stdout)
+    assert again["checksum"] == res["checksum"]
+
+
+@needs_cc
+def test_build_is_incremental(bench_dir):
+    first = suite.build_program("tiny_hot", bench_dir)
+    mtime = first.stat().st_mtime_ns
+    assert suite.build_program("tiny_hot", bench_dir).stat().st_mtime_ns == mtime
+
+
+def test_parse_result_line_types_and_last_line_wins():
+    text = ("noise\nRESULT bench=x ops=10 seconds=0.5 checksum=00ff\n"
+            "RESULT bench=y ops=20 seconds=0.25 ops_per_sec=8.0e1 checksum=0001 note=abc\n")
+    res = runner.parse_result_line(text)
+    assert res == {"bench": "y", "ops": 20, "seconds": 0.25, "ops_per_sec": 80.0,
+                   "checksum": "0001", "note": "abc"}
+    assert runner.parse_result_line("no result here") is None
+
+
+def test_stats_file_syscalls_tolerant(tmp_path):
+    f = tmp_path / "s.json"
+    assert runner.read_stats_syscalls(f) == (None, None)            # absent
+    f.write_text("{not json")
+    assert runner.read_stats_syscalls(f) == (None, None)            # garbage
+    f.write_text(json.dumps({"tiny": {"alloc": 5}}))
+    assert runner.read_stats_syscalls(f) == (None, None)            # no syscalls key
+    f.write_text(json.dumps({"syscalls": 12}))
+    assert runner.read_stats_syscalls(f) == (12, None)
+    f.write_text(json.dumps({"syscalls": {"mmap": 3, "munmap": 2, "madvise": {"dontneed": 4}}}))
+    total, detail = runner.read_stats_syscalls(f)
+    assert total == 9 and detail["madvise.dontneed"] == 4
+    f.write_text(json.dumps({"syscalls": {"mmap": 3, "total": 7}}))
+    assert runner.read_stats_syscalls(f)[0] == 7
+
+
+def test_parse_strace_counts():
+    text = ("    calls syscall\n--------- ----------------\n        9 mmap\n"
+            "        2 munmap\n--------- ----------------\n       11 total\n")
+    assert runner.parse_strace_counts(text) == (11, {"mmap": 9, "munmap": 2})
+
+
+def test_callgrind_total_parsing():
+    assert callgrind.parse_total("events: Ir\nsummary: 1234\ntotals: 1234\n") == 1234
+    assert callgrind.parse_total("events: Ir\n") is None
+
+
+def test_resolve_allocators(tmp_path):
+    glibc = allocators.resolve("glibc", build=False)
+    assert glibc.usable and glibc.preload is None
+    missing = allocators.resolve(f"ghost={tmp_path / 'nope.so'}", build=False)
+    assert missing.status == allocators.NOT_INSTALLED and missing.name == "ghost"
+    assert allocators.resolve("nosuchalloc", build=False).status == allocators.NOT_INSTALLED
+    bad_mode = allocators.resolve("hakmem-nosuchmode", build=False)
+    assert bad_mode.status == allocators.NOT_INSTALLED and "unknown mode" in bad_mode.detail
+    for peer in ("mimalloc", "jemalloc", "tcmalloc"):
+        a = allocators.resolve(peer, build=False)
+        assert a.status in (allocators.OK, allocators.NOT_INSTALLED)
+        if a.status == allocators.NOT_INSTALLED:
+            assert "apt-get install" in a.detail
+
+
+def _run(scen, alloc, rep, ops, checksum="aa", status="ok", rss=1024, kind="measure"):
+    return Run(scenario=scen, allocator=alloc, rep=rep, kind=kind, status=status,
+               ops_per_sec=ops, checksum=checksum, maxrss_kib=rss, minflt=10, majflt=0,
+               command=f"LD_PRELOAD={alloc}.so out/bench/{scen} 1")
+
+
+def test_summarize_medians_ratios_and_problems():
+    allocs = [allocators.Allocator("base"), allocators.Allocator("fast", "/x.so"),
+              allocators.Allocator("broken", "/y.so"), allocators.Allocator("wrong", "/z.so"),
+              allocators.Allocator("absent", None, allocators.NOT_INSTALLED, "not here")]
+    runs = [_run("s", "base", i, v) for i, v in enumerate([100.0, 90.0, 110.0])]
+    runs += [_run("s", "fast", i, v, rss=2048) for i, v in enumerate([200.0, 300.0, 180.0])]
+    runs += [_run("s", "broken", 0, 50.0),
+             _run("s", "broken", 1, None, checksum=None, status="crash (SIGSEGV)")]
+    runs += [_run("s", "wrong", i, 100.0, checksum="bb") for i in range(3)]
+    runs += [_run("s", "fast", 3, None, kind="profile")]
+    runs[-1].syscalls, runs[-1].kernel_syscalls = 5, 40
+    summ = {s.allocator: s for s in stats.summarize(runs, ["s"], allocs, "base")}
+    assert summ["base"].ops_per_sec == 100.0 and summ["base"].ratio == 1.0
+    f = summ["fast"]
+    assert (f.ops_per_sec, f.ops_per_sec_min, f.ops_per_sec_max) == (200.0, 180.0, 300.0)
+    assert f.ratio == 2.0 and f.rss_ratio == 2.0 and f.runs == 3
+    assert f.syscalls == 5 and f.kernel_syscalls == 40
+    assert summ["broken"].status.startswith("crash") and summ["broken"].failed == 1
+    assert summ["wrong"].status == "checksum mismatch"
+    assert summ["absent"].status == allocators.NOT_INSTALLED
+    probs = stats.problems(runs, list(summ.values()))
+    kinds = {(p["allocator"], p["problem"].split(" ")[0]) for p in probs}
+    assert ("broken", "crash") in kinds
+    assert any(p["allocator"] == "wrong" and "expected aa" in p["problem"] for p in probs)
+    assert all(p["command"] for p in probs)
+
+
+def test_progress_bar_plain_text():
+    buf = io.StringIO()
+    bar = Progress(20, stream=buf)
+    for i in range(20):
+        bar.step(f"step {i}")
+    lines = buf.getvalue().splitlines()
+    assert 1 <= len(lines) <= 11
+    assert lines[-1].startswith("[" + "#" * 30 + "] 20/20 100%")
+
+
+@pytest.fixture(scope="module")
+def crashing_lib(tmp_path_factory) -> Path:
+    """A preloadable library whose malloc segfaults after a few thousand calls."""
+    d = tmp_path_factory.mktemp("crashlib")
+    src = d / "crash.c"
+    src.write_text(
+        "#define _GNU_SOURCE\n#include <dlfcn.h>\n#include <stddef.h>\n"
+        "static unsigned long n;\n"
+        "void *malloc(size_t s) {\n"
+        "  static void *(*real)(size_t);\n"
+        "  if (!real) real = (void *(*)(size_t))dlsym(RTLD_NEXT, \"malloc\");\n"
+        "  if (++n > 1000) *(volatile int *)0 = 1;\n"
+        "  return real(s);\n}\n")
+    lib = d / "libcrash.so"
+    subprocess.run([suite.compiler(), "-shared", "-fPIC", "-O1", "-o", str(lib), str(src),
+                    "-ldl"], check=True)
+    return lib
+
+
+@needs_cc
+def test_harness_end_to_end(tmp_path, bench_dir, crashing_lib):
+    out = tmp_path / "results"
+    cfg = harness.Config(
+        allocators=["glibc", f"crashy={crashing_lib}", f"ghost={tmp_path / 'none.so'}",
+                    "libm=/lib/x86_64-linux-gnu/libm.so.6"],
+        scenarios=["random_mixed", "json_parse"], runs=2, warmup=1, baseline="glibc",
+        out=out, progress=False, bench_dir=bench_dir, timeout=60,
+        scenario_args={k: TINY[k] for k in TINY}, callgrind=callgrind.available(),
+        callgrind_ns=(200, 400), command="hakmem bench --test")
+    res = harness.run(cfg)
+    by = {(s["scenario"], s["allocator"]): s for s in res["summary"]}
+    assert by[("random_mixed", "glibc")]["status"] == "ok"
+    assert by[("random_mixed", "glibc")]["runs"] == 2
+    assert by[("random_mixed", "glibc")]["ratio"] == 1.0
+    assert by[("random_mixed", "ghost")]["status"] == allocators.NOT_INSTALLED
+    if Path("/lib/x86_64-linux-gnu/libm.so.6").exists() and shutil.which("nm"):
+        assert by[("json_parse", "libm")]["status"] == allocators.NOT_AN_ALLOCATOR
+    assert by[("random_mixed", "crashy")]["status"].startswith("crash")
+    crash = [p for p in res["problems"] if p["allocator"] == "crashy"]
+    assert crash and "LD_PRELOAD=" in crash[0]["command"]
+    # 2 scenarios x 2 usable allocators x (1 warm-up + 2 measured + 1 profile)
+    assert len(res["runs"]) == 2 * 2 * 4
+    for name in ("results.json", "runs.csv", "summary.csv", "table.md"):
+        assert (out / name).stat().st_size > 0
+    assert json.loads((out / "results.json").read_text())["meta"]["command"] == \
+        "hakmem bench --test"
+    assert (out / "throughput.png").read_bytes()[:4] == b"\x89PNG"
+    assert (out / "rss.png").exists()
+    md = (out / "table.md").read_text()
+    assert "not installed" in md and "`random_mixed`" in md and "crashy" in md
+    assert "reproduce:" in md
+    if cfg.callgrind:
+        cg = {c["allocator"]: c for c in res["callgrind"]}
+        assert cg["glibc"]["status"] == "ok" and cg["glibc"]["per_pair"] > 0
+        assert cg["glibc"]["net"] is not None
+        assert (out / "callgrind.csv").exists()
+        assert "instructions per pair" in md
+
+
+@needs_cc
+def test_cli_runs_and_rerenders(tmp_path):
+    from hakmem import cli
+    out = tmp_path / "cli"
+    rc = cli.main(["bench", "--allocators", "glibc", "--scenarios", "vm", "--quick",
+                   "--runs", "1", "--no-progress", "--no-syscalls", "--no-charts",
+                   "--out", str(out)])
+    assert rc == 0
+    assert (out / "results.json").exists() and not (out / "throughput.png").exists()
+    (out / "table.md").unlink()
+    assert cli.main(["bench", "--render", str(out), "--no-charts"]) == 0
+    assert "`vm`" in (out / "table.md").read_text()
+
+
+def test_cli_rejects_unknown_scenario(capsys):
+    from hakmem import cli
+    assert cli.main(["bench", "--scenarios", "nope", "--no-progress"]) == 2
+    assert "unknown scenario" in capsys.readouterr().err
+
+
+def test_markdown_formatting_helpers():
+    assert report.si(4.25e7) == "42.5 M"
+    assert report.si(1234.0) == "1.23 k"
+    assert report.si(None) == "–"
+    assert report.ratio(1.234) == "1.23×"
+    assert report.mib(2048) == "2.0"
