@@ -1,0 +1,409 @@
+/* heap.c — per-thread heaps: refilling caches from slabs, returning blocks, recycling heaps of exited threads. */
+#include "heap.h"
+#include "os.h"
+#include "tuning.h"
+
+#include <errno.h>
+#include <string.h>
+
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static hak_heap_t *all_heaps, *idle_heaps;
+hak_heap_t *hak_shared_heap;
+pthread_mutex_t hak_shared_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* ---- slab lists -------------------------------------------------------- */
+
+static hak_slab_t **list_head(hak_heap_t *h, hak_slab_t *s)
+{
+    return s->list == HAK_LIST_PARTIAL ? &h->partial[s->cls] : &h->full[s->cls];
+}
+
+static void list_push(hak_heap_t *h, hak_slab_t *s, int which)
+{
+    s->list = (uint8_t)which;
+    hak_slab_t **head = list_head(h, s);
+    s->prev = NULL;
+    s->next = *head;
+    if (*head)
+        (*head)->prev = s;
+    *head = s;
+}
+
+static void list_remove(hak_heap_t *h, hak_slab_t *s)
+{
+    if (s->list == HAK_LIST_NONE)
+        return;
+    hak_slab_t **head = list_head(h, s);
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        *head = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    s->next = s->prev = NULL;
+    s->list = HAK_LIST_NONE;
+}
+
+static void list_move(hak_heap_t *h, hak_slab_t *s, int which)
+{
+    list_remove(h, s);
+    list_push(h, s, which);
+}
+
+/* ---- slabs and SuperSlabs ---------------------------------------------- */
+
+static hak_superslab_t *ss_of(const void *p)
+{
+    return (hak_superslab_t *)((uintptr_t)p & ~(HAK_SS_SIZE - 1));
+}
+
+static void ss_unlink(hak_heap_t *h, hak_superslab_t *ss)
+{
+    if (ss->prev)
+        ss->prev->next = ss->next;
+    else
+        h->ss_list = ss->next;
+    if (ss->next)
+        ss->next->prev = ss->prev;
+    ss->next = ss->prev = NULL;
+}
+
+static void slab_destroy(hak_heap_t *h, hak_slab_t *s)
+{
+    hak_superslab_t *ss = ss_of(s);
+    list_remove(h, s);
+    hak_ss_slab_destroy(ss, s);
+    hak_counter_add(&h->st.slabs_destroyed, 1);
+    /* Keep one SuperSlab per heap so a thread that allocates and frees one block does not map and unmap. */
+    if (ss->slabs_live == 0 && (ss->next || ss->prev)) {
+        ss_unlink(h, ss);
+        hak_ss_destroy(ss);
+    }
+}
+
+static hak_slab_t *slab_create(hak_heap_t *h, unsigned cls)
+{
+    for (hak_superslab_t *ss = h->ss_list; ss; ss = ss->next) {
+        if (ss->units_used == 0xffffffffu)
+            continue;
+        hak_slab_t *s = hak_ss_slab_create(ss, cls);
+        if (s) {
+            hak_counter_add(&h->st.slabs_created, 1);
+            return s;
+        }
+    }
+    hak_superslab_t *ss = hak_ss_create(h);
+    if (!ss)
+        return NULL;
+    ss->prev = NULL;
+    ss->next = h->ss_list;
+    if (h->ss_list)
+        h->ss_list->prev = ss;
+    h->ss_list = ss;
+    hak_slab_t *s = hak_ss_slab_create(ss, cls);
+    if (s)
+        hak_counter_add(&h->st.slabs_created, 1);
+    return s;
+}
+
+/* Move blocks other threads freed into the local free list. */
+static uint32_t slab_drain(hak_heap_t *h, hak_slab_t *s)
+{
+    void *l = atomic_exchange_explicit(&s->remote, NULL, memory_order_acquire);
+    if (!l)
+        return 0;
+    uint32_t n = 1;
+    void *t = l;
+    while (*(void **)t) {
+        t = *(void **)t;
+        n++;
+    }
+    *(void **)t = s->free;
+    s->free = l;
+    s->free_count += n;
+    s->used -= n;
+    hak_counter_add(&h->st.remote_drained, n);
+    hak_counter_add(&h->st.used_bytes, -(uint64_t)n * s->block_size);
+    return n;
+}
+
+static int slab_has_room(hak_slab_t *s)
+{
+    return s->free_count || s->carved < s->capacity ||
+           atomic_load_explicit(&s->remote, memory_order_relaxed);
+}
+
+/* A full slab may have regained blocks through remote frees: look at a few, round-robin. */
+static hak_slab_t *reclaim_full(hak_heap_t *h, unsigned cls)
+{
+    hak_slab_t *s = h->full[cls];
+    for (int i = 0; s && i < 8; i++) {
+        hak_slab_t *next = s->next;
+        if (atomic_load_explicit(&s->remote, memory_order_relaxed)) {
+            list_move(h, s, HAK_LIST_PARTIAL);
+            return s;
+        }
+        if (next) {            /* rotate the looked-at slab to the back half of the list */
+            list_remove(h, s);
+            s->list = HAK_LIST_FULL;
+            s->prev = next;
+            s->next = next->next;
+            if (next->next)
+                next->next->prev = s;
+            next->next = s;
+        }
+        s = next;
+    }
+    return NULL;
+}
+
+/* ---- refill: slabs -> cache --------------------------------------------- */
+
+typedef struct chain {
+    void *head, *tail;   /* tail NULL while unknown */
+    uint32_t n;
+} chain_t;
+
+static void chain_splice(chain_t *c, void *list, uint32_t n)
+{
+    if (c->head) {
+        if (!c->tail)
+            for (c->tail = c->head; *(void **)c->tail; c->tail = *(void **)c->tail)
+                ;
+        *(void **)c->tail = list;
+    } else {
+        c->head = list;
+    }
+    c->tail = NULL;
+    c->n += n;
+}
+
+static void chain_push(chain_t *c, void *p)
+{
+    *(void **)p = c->head;
+    if (!c->head)
+        c->tail = p;
+    c->head = p;
+    c->n++;
+}
+
+/* Take up to `want` blocks from slab s into the chain. */
+static uint32_t slab_take(hak_heap_t *h, hak_slab_t *s, chain_t *c, uint32_t want)
+{
+    uint32_t got = 0;
+    if (s->free_count < want &&
+        (s->free_count == 0 || s->carved == s->capacity || hak_tune.drain_eager))
+        slab_drain(h, s);
+    if (s->free_count) {
+        if (s->free_count <= want && hak_tune.splice) {
+            got = s->free_count;
+            chain_splice(c, s->free, got);
+            s->free = NULL;
+            s->free_count = 0;
+        } else {
+            while (got < want && s->free) {
+                void *p = s->free;
+                s->free = *(void **)p;
+                chain_push(c, p);
+                got++;
+            }
+            s->free_count -= got;
+        }
+    }
+    if (got < want && s->carved < s->capacity) {
+        uint32_t k = s->capacity - s->carved;
+        if (k > want - got)
+            k = want - got;
+        char *first = s->start + (size_t)s->carved * s->block_size;
+        char *p = first;
+        for (uint32_t i = 1; i < k; i++, p += s->block_size)
+            *(void **)p = p + s->block_size;
+        *(void **)p = c->head;
+        if (!c->head)
+            c->tail = p;
+        c->head = first;
+        c->n += k;
+        s->carved += k;
+        got += k;
+    }
+    s->used += got;
+    hak_counter_add(&h->st.used_bytes, (uint64_t)got * s->block_size);
+    return got;
+}
+
+void *hak_heap_refill(hak_heap_t *h, hak_bin_t *bin, unsigned cls, unsigned want)
+{
+    chain_t c = { NULL, NULL, 0 };
+    uint32_t need = want + 1;
+    while (c.n < need) {
+        hak_slab_t *s = h->partial[cls];
+        if (!s) {
+            s = reclaim_full(h, cls);
+            if (!s) {
+                s = slab_create(h, cls);
+                if (!s)
+                    break;
+                list_push(h, s, HAK_LIST_PARTIAL);
+            }
+        }
+        slab_take(h, s, &c, need - c.n);
+        if (!slab_has_room(s))
+            list_move(h, s, HAK_LIST_FULL);
+    }
+    if (!c.n) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    /* Called with an empty bin: the chain minus the block returned becomes the bin. */
+    void *p = c.head;
+    bin->head = *(void **)p;
+    bin->count = c.n - 1;
+    hak_counter_add(&h->st.refills, 1);
+    hak_counter_add(&h->st.refill_blocks, c.n);
+    return p;
+}
+
+/* ---- returning blocks: cache -> slabs ----------------------------------- */
+
+static void remote_push(hak_slab_t *s, void *first, void *last)
+{
+    void *old = atomic_load_explicit(&s->remote, memory_order_relaxed);
+    do {
+        *(void **)last = old;
+    } while (!atomic_compare_exchange_weak_explicit(&s->remote, &old, first,
+                                                    memory_order_release, memory_order_relaxed));
+    /* The slab may be recycled by its owner from here on: do not touch it again. */
+}
+
+static void local_push(hak_heap_t *h, hak_slab_t *s, void *p)
+{
+    *(void **)p = s->free;
+    s->free = p;
+    s->free_count++;
+    s->used--;
+    hak_counter_add(&h->st.used_bytes, -(uint64_t)s->block_size);
+    if (s->used == 0 && (h->partial[s->cls] != s || s->next)) {
+        slab_destroy(h, s);
+        return;
+    }
+    if (s->list != HAK_LIST_PARTIAL)
+        list_move(h, s, HAK_LIST_PARTIAL);
+}
+
+void hak_heap_return(hak_heap_t *h, void *p, hak_superslab_t *ss)
+{
+    hak_slab_t *s = hak_ss_slab(ss, p);
+    if (atomic_load_explicit(&ss->owner, memory_order_relaxed) == h) {
+        local_push(h, s, p);
+    } else {
+        hak_counter_add(&h->st.remote_frees, 1);
+        remote_push(s, p, p);
+    }
+}
+
+void hak_heap_return_list(hak_heap_t *h, void *head, uint32_t n)
+{
+    void *p = head;
+    while (n && p) {
+        void *next = *(void **)p;
+        n--;
+        hak_superslab_t *ss = ss_of(p);
+        if (atomic_load_explicit(&ss->owner, memory_order_relaxed) == h) {
+            local_push(h, hak_ss_slab(ss, p), p);
+            p = next;
+            continue;
+        }
+        /* Gather the run of following blocks of the same slab into one remote push. */
+        hak_slab_t *s = hak_ss_slab(ss, p);
+        void *last = p;
+        uint32_t k = 1;
+        while (n && next && hak_ss_slab(ss_of(next), next) == s) {
+            last = next;
+            next = *(void **)next;
+            n--;
+            k++;
+        }
+        hak_counter_add(&h->st.remote_frees, k);
+        remote_push(s, p, last);
+        p = next;
+    }
+}
+
+size_t hak_heap_trim(hak_heap_t *h)
+{
+    size_t released = 0;
+    for (unsigned c = 0; c < HAK_NCLASS; c++) {
+        for (hak_slab_t *s = h->partial[c], *next; s; s = next) {
+            next = s->next;
+            slab_drain(h, s);
+            if (s->used == 0) {
+                released += (size_t)s->units * HAK_UNIT_SIZE;
+                slab_destroy(h, s);
+            }
+        }
+        for (hak_slab_t *s = h->full[c], *next; s; s = next) {
+            next = s->next;
+            if (slab_drain(h, s)) {
+                if (s->used == 0) {
+                    released += (size_t)s->units * HAK_UNIT_SIZE;
+                    slab_destroy(h, s);
+                } else {
+                    list_move(h, s, HAK_LIST_PARTIAL);
+                }
+            }
+        }
+    }
+    if (h->ss_list && h->ss_list->slabs_live == 0 && !h->ss_list->next) {
+        hak_superslab_t *ss = h->ss_list;
+        h->ss_list = NULL;
+        hak_ss_destroy(ss);
+        released += HAK_SS_SIZE;
+    }
+    return released;
+}
+
+/* ---- heap registry ------------------------------------------------------- */
+
+hak_heap_t *hak_heap_acquire(void)
+{
+    pthread_mutex_lock(&registry_lock);
+    hak_heap_t *h = idle_heaps;
+    if (h) {
+        idle_heaps = h->next_idle;
+    } else {
+        h = hak_meta_alloc(sizeof *h);
+        if (h) {
+            h->next_all = all_heaps;
+            all_heaps = h;
+        }
+    }
+    if (h)
+        memcpy(h->refill, hak_tune.refill, sizeof h->refill);
+    pthread_mutex_unlock(&registry_lock);
+    return h;
+}
+
+void hak_heap_release(hak_heap_t *h)
+{
+    hak_heap_trim(h);
+    pthread_mutex_lock(&registry_lock);
+    h->tls = NULL;
+    h->next_idle = idle_heaps;
+    idle_heaps = h;
+    pthread_mutex_unlock(&registry_lock);
+}
+
+hak_heap_t *hak_heap_first(void) { return all_heaps; }
+void hak_heap_lock(void) { pthread_mutex_lock(&registry_lock); }
+void hak_heap_unlock(void) { pthread_mutex_unlock(&registry_lock); }
+
+/* After fork only the forking thread runs: heaps other threads were using may be mid-update, so they
+ * are left alone (their blocks freed in the child go to remote lists); idle heaps stay reusable. */
+void hak_heap_fork_child(hak_heap_t *survivor)
+{
+    pthread_mutex_init(&registry_lock, NULL);
+    pthread_mutex_init(&hak_shared_lock, NULL);
+    for (hak_heap_t *h = all_heaps; h; h = h->next_all)
+        if (h != survivor && h->tls && h != hak_shared_heap)
+            h->tls = NULL;  /* orphaned: never handed out again */
+}

@@ -1,0 +1,72 @@
+/* heap.h — a thread's heap: the slabs it owns per class, and the per-thread cache in front of them. */
+#ifndef HAK_HEAP_H
+#define HAK_HEAP_H
+
+#include "common.h"
+#include "size_class.h"
+#include "superslab.h"
+
+#include <pthread.h>
+
+/* One bin of the thread cache: a singly linked list threaded through the free blocks. */
+typedef struct hak_bin {
+    void *head;
+    uint32_t count;
+    uint32_t cap;                  /* 0 sends every request of this class to the slow path */
+#if HAK_HAS_STATS
+    hak_counter_t allocs, frees;   /* served by this bin (fast and slow paths) */
+#endif
+} hak_bin_t;
+
+enum hak_tls_state { HAK_TLS_FRESH, HAK_TLS_ACTIVE, HAK_TLS_DEAD };
+
+typedef struct hak_tls {
+    hak_bin_t bins[HAK_NBINS];     /* the fast path touches only this array */
+    struct hak_heap *heap;
+    int state;                     /* enum hak_tls_state */
+} hak_tls_t;
+
+extern HAK_TLS hak_tls_t hak_tls;
+
+/* Slow-path counters of a heap (owner writes, anyone reads). */
+typedef struct hak_heap_stats {
+    hak_counter_t refills, refill_blocks, flushes, flush_blocks;
+    hak_counter_t remote_frees, remote_drained;
+    hak_counter_t slabs_created, slabs_destroyed;
+    hak_counter_t used_bytes;      /* bytes of blocks outside slabs (with the program or cached) */
+} hak_heap_stats_t;
+
+typedef struct hak_heap {
+    hak_slab_t *partial[HAK_NCLASS];
+    hak_slab_t *full[HAK_NCLASS];
+    hak_superslab_t *ss_list;      /* owned SuperSlabs */
+    hak_tls_t *tls;                /* thread using the heap, NULL while idle */
+    struct hak_heap *next_all, *next_idle;
+    hak_heap_stats_t st;
+#if HAK_HAS_STATS
+    uint64_t dead_allocs[HAK_NCLASS], dead_frees[HAK_NCLASS]; /* folded in from exited threads */
+#endif
+    uint32_t refill[HAK_NCLASS];   /* blocks a refill brings in */
+} hak_heap_t;
+
+/* Heap lifecycle (registry lock inside). */
+hak_heap_t *hak_heap_acquire(void);
+void hak_heap_release(hak_heap_t *h);          /* thread exit: heap becomes idle */
+hak_heap_t *hak_heap_first(void);               /* registry walk for reports (under hak_heap_lock) */
+void hak_heap_lock(void);
+void hak_heap_unlock(void);
+void hak_heap_fork_child(hak_heap_t *survivor);
+
+/* Allocation from the slabs: fill `bin` with up to `want` blocks and return one more, or NULL (ENOMEM). */
+void *hak_heap_refill(hak_heap_t *h, hak_bin_t *bin, unsigned cls, unsigned want);
+/* Return one block / a list of n blocks to their slabs (local push or remote push). */
+void hak_heap_return(hak_heap_t *h, void *p, hak_superslab_t *ss);
+void hak_heap_return_list(hak_heap_t *h, void *head, uint32_t n);
+/* Give empty slabs and SuperSlabs back; returns bytes released. */
+size_t hak_heap_trim(hak_heap_t *h);
+
+/* The heap used by threads that have no cache (during thread exit): guarded by a lock. */
+extern hak_heap_t *hak_shared_heap;
+extern pthread_mutex_t hak_shared_lock;
+
+#endif

@@ -1,0 +1,182 @@
+/* init.c — start-up, the per-thread life cycle (attach, exit) and fork safety. */
+#define _GNU_SOURCE
+#include "init.h"
+#include "config/config.h"
+#include "config/parse.h"
+#include "heap.h"
+#include "large.h"
+#include "log.h"
+#include "os.h"
+#include "stats.h"
+#include "superslab.h"
+#include "tuning.h"
+
+#include <pthread.h>
+#include <string.h>
+#include <unistd.h>
+
+_Atomic int hak_ready;
+hak_tuning_t hak_tune;
+static pthread_key_t thread_key;
+static _Atomic(pthread_t) init_owner;
+
+static void thread_exit(void *arg);
+
+/* ---- tuning derived from the configuration ----------------------------------- */
+
+static uint32_t clamp_u32(long long v, uint32_t lo, uint32_t hi)
+{
+    return v < (long long)lo ? lo : v > (long long)hi ? hi : (uint32_t)v;
+}
+
+/* HAKMEM_TINY_TLS_CLASS_OVERRIDE "Cn:cap:refill": Cn covers the classes in (2^(n+3), 2^(n+4)] bytes. */
+static void apply_class_overrides(void)
+{
+    hak_class_override_t ov[HAK_TINY_CLASSES];
+    int n = hak_parse_class_override(hak_cfg.tiny_tls_class_override, ov, HAK_TINY_CLASSES);
+    for (int i = 0; i < n; i++) {
+        uint32_t lo = ov[i].cls == 0 ? 0 : 8u << ov[i].cls, hi = 16u << ov[i].cls;
+        for (unsigned c = 0; c < HAK_NCLASS; c++) {
+            if (hak_class_size[c] > lo && hak_class_size[c] <= hi) {
+                hak_tune.cap[c] = (uint32_t)ov[i].cap;
+                hak_tune.refill[c] = (uint32_t)(ov[i].refill < ov[i].cap ? ov[i].refill : ov[i].cap);
+            }
+        }
+    }
+}
+
+void hak_tuning_init(void)
+{
+    hak_tune.tier_on[HAK_TIER_TINY] = hak_cfg.wrap_tiny != 0;
+    hak_tune.tier_on[HAK_TIER_POOL] = hak_cfg.wrap_pool != 0;
+    hak_tune.tier_on[HAK_TIER_MID] = hak_cfg.wrap_mid != 0;
+    hak_tune.tier_on[HAK_TIER_LARGE] = hak_cfg.wrap_large != 0;
+#if HAK_HAS_INTEGRITY
+    hak_tune.integrity = HAK_DEBUG || hak_cfg.integrity_checks;
+#endif
+#if HAK_FEATURE_P0_BATCH
+    hak_tune.splice = hak_cfg.tiny_p0_enable != 0;
+#endif
+    hak_tune.drain_eager = hak_cfg.tiny_drain_thresh == 0;
+
+    uint32_t tiny_cap = clamp_u32(hak_cfg.tiny_tls_cap, 1, 65535);
+    uint32_t tiny_refill = clamp_u32(hak_cfg.tiny_tls_refill, 1, 65535);
+    for (unsigned c = 0; c < HAK_NCLASS; c++) {
+        uint32_t size = hak_class_size[c], cap, refill;
+        if (size <= HAK_TINY_MAX) {
+            cap = tiny_cap;
+            refill = tiny_refill;
+        } else {
+            /* Larger classes: cache about 256 KiB worth per class, refill half of it. */
+            cap = clamp_u32((long long)((256u << 10) / size), 4, tiny_cap);
+            refill = cap / 2 ? cap / 2 : 1;
+        }
+        hak_tune.cap[c] = cap;
+        hak_tune.refill[c] = refill < cap ? refill : cap;
+    }
+    apply_class_overrides();
+    if (hak_tune.integrity)
+        memset(hak_tune.cap, 0, sizeof hak_tune.cap);   /* every operation takes the checked path */
+    hak_tune.cap[HAK_NO_CLASS] = 0;
+#if HAK_FEATURE_SUPERSLAB_CACHE
+    hak_ss_cache_cap = (unsigned)clamp_u32(hak_cfg.superslab_lru_cap, 0, 1u << 20);
+#endif
+}
+
+/* ---- fork ------------------------------------------------------------------------ */
+
+static void fork_prepare(void)
+{
+    hak_heap_lock();
+    pthread_mutex_lock(&hak_shared_lock);
+    hak_large_fork_lock();
+    hak_ss_fork_lock();
+    hak_meta_fork_lock();
+}
+
+static void fork_parent(void)
+{
+    hak_meta_fork_unlock();
+    hak_ss_fork_unlock();
+    hak_large_fork_unlock();
+    pthread_mutex_unlock(&hak_shared_lock);
+    hak_heap_unlock();
+}
+
+static void fork_child(void)
+{
+    hak_meta_fork_unlock();
+    hak_ss_fork_unlock();
+    hak_large_fork_unlock();
+    hak_heap_fork_child(hak_tls.heap);   /* re-initialises the registry and shared locks */
+}
+
+/* ---- start-up ------------------------------------------------------------------- */
+
+void hak_init(void)
+{
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    /* A malloc from inside our own start-up (pthread_atfork may allocate) must not wait for itself. */
+    if (atomic_load(&hak_ready) == 1 && pthread_equal(atomic_load(&init_owner), pthread_self()))
+        return;
+    pthread_mutex_lock(&lock);
+    if (atomic_load(&hak_ready) == 0) {
+        atomic_store(&init_owner, pthread_self());
+        hak_config_load();
+        hak_tuning_init();
+        hak_shared_heap = hak_heap_acquire();
+        atomic_store_explicit(&hak_ready, 1, memory_order_release);
+        pthread_key_create(&thread_key, thread_exit);
+        pthread_atfork(fork_prepare, fork_parent, fork_child);
+        hak_stats_init();
+        atomic_store_explicit(&hak_ready, 2, memory_order_release);
+    }
+    pthread_mutex_unlock(&lock);
+}
+
+__attribute__((constructor)) static void hak_constructor(void)
+{
+    hak_ensure_init();
+}
+
+/* ---- threads --------------------------------------------------------------------- */
+
+int hak_thread_attach(void)
+{
+    hak_tls_t *t = &hak_tls;
+    if (t->state == HAK_TLS_ACTIVE)
+        return 1;
+    if (t->state == HAK_TLS_DEAD || atomic_load_explicit(&hak_ready, memory_order_acquire) != 2)
+        return 0;
+    hak_heap_t *h = hak_heap_acquire();
+    if (!h)
+        return 0;
+    h->tls = t;
+    t->heap = h;
+    for (unsigned c = 0; c < HAK_NBINS; c++)
+        t->bins[c].cap = hak_tune.cap[c];
+    t->state = HAK_TLS_ACTIVE;
+    pthread_setspecific(thread_key, t);
+    return 1;
+}
+
+/* Thread exit: every cached block goes home, counters are kept, the heap waits for the next thread. */
+static void thread_exit(void *arg)
+{
+    hak_tls_t *t = arg;
+    if (t->state != HAK_TLS_ACTIVE)
+        return;
+    hak_heap_t *h = t->heap;
+    t->state = HAK_TLS_DEAD;
+    for (unsigned c = 0; c < HAK_NBINS; c++) {
+        hak_bin_t *b = &t->bins[c];
+        if (b->count)
+            hak_heap_return_list(h, b->head, b->count);
+        b->head = NULL;
+        b->count = 0;
+        b->cap = 0;
+    }
+    hak_stats_fold_thread(h, t);
+    t->heap = NULL;
+    hak_heap_release(h);
+}

@@ -1,0 +1,100 @@
+/* os.c — mmap/munmap/madvise wrappers that count what they do (HAKMEM_PROFILE_SYSCALLS reads them). */
+#define _GNU_SOURCE
+#include "os.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sys/mman.h>
+
+hak_os_counters_t hak_os;
+
+static void count(_Atomic uint64_t *calls, _Atomic uint64_t *bytes, size_t n)
+{
+    atomic_fetch_add_explicit(calls, 1, memory_order_relaxed);
+    if (bytes)
+        atomic_fetch_add_explicit(bytes, n, memory_order_relaxed);
+}
+
+void *hak_os_map(size_t size)
+{
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    count(&hak_os.mmap_calls, &hak_os.mmap_bytes, size);
+    if (p == MAP_FAILED) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    atomic_fetch_add_explicit(&hak_os.mapped_bytes, (int64_t)size, memory_order_relaxed);
+    return p;
+}
+
+void hak_os_unmap(void *p, size_t size)
+{
+    if (!size)
+        return;
+    munmap(p, size);
+    count(&hak_os.munmap_calls, &hak_os.munmap_bytes, size);
+    atomic_fetch_sub_explicit(&hak_os.mapped_bytes, (int64_t)size, memory_order_relaxed);
+}
+
+void *hak_os_map_aligned(size_t size, size_t align)
+{
+    if (align <= HAK_PAGE)
+        return hak_os_map(size);
+    if (size + align < size) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    /* Over-map, then trim both ends so exactly [aligned, aligned + size) stays. */
+    char *raw = hak_os_map(size + align);
+    if (!raw)
+        return NULL;
+    uintptr_t a = ((uintptr_t)raw + align - 1) & ~(uintptr_t)(align - 1);
+    size_t head = a - (uintptr_t)raw;
+    size_t tail = align - head;
+    hak_os_unmap(raw, head);
+    hak_os_unmap((char *)a + size, tail);
+    return (void *)a;
+}
+
+void *hak_os_remap(void *p, size_t old_size, size_t new_size, int may_move)
+{
+    void *q = mremap(p, old_size, new_size, may_move ? MREMAP_MAYMOVE : 0);
+    atomic_fetch_add_explicit(&hak_os.mremap_calls, 1, memory_order_relaxed);
+    if (q == MAP_FAILED)
+        return NULL;
+    atomic_fetch_add_explicit(&hak_os.mapped_bytes, (int64_t)new_size - (int64_t)old_size, memory_order_relaxed);
+    return q;
+}
+
+int hak_os_advise(void *p, size_t size, int advice)
+{
+    count(&hak_os.madvise_calls, &hak_os.madvise_bytes, size);
+    return madvise(p, size, advice);
+}
+
+/* Bump allocation from 1 MiB chunks; metadata is never freed, only recycled by its owners. */
+static pthread_mutex_t meta_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *meta_cur, *meta_end;
+
+void *hak_meta_alloc(size_t size)
+{
+    size = (size + 63) & ~(size_t)63;
+    pthread_mutex_lock(&meta_lock);
+    if ((size_t)(meta_end - meta_cur) < size) {
+        size_t chunk = size > ((size_t)1 << 20) ? size : ((size_t)1 << 20);
+        char *m = hak_os_map(chunk);
+        if (!m) {
+            pthread_mutex_unlock(&meta_lock);
+            return NULL;
+        }
+        meta_cur = m;
+        meta_end = m + chunk;
+    }
+    void *p = meta_cur;
+    meta_cur += size;
+    pthread_mutex_unlock(&meta_lock);
+    return p;
+}
+
+void hak_meta_fork_lock(void) { pthread_mutex_lock(&meta_lock); }
+void hak_meta_fork_unlock(void) { pthread_mutex_unlock(&meta_lock); }

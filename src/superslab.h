@@ -1,0 +1,82 @@
+/* superslab.h — 2 MiB aligned spans carved into per-class slabs; a block's metadata is found from its address. */
+#ifndef HAK_SUPERSLAB_H
+#define HAK_SUPERSLAB_H
+
+#include "common.h"
+#include "size_class.h"
+
+struct hak_heap;
+
+enum hak_slab_list { HAK_LIST_NONE, HAK_LIST_PARTIAL, HAK_LIST_FULL };
+
+typedef struct hak_slab {
+    void *free;                    /* local free list; touched by the owning heap only */
+    _Atomic(void *) remote;        /* blocks freed by other threads: lock-free stack drained by the owner */
+    char *start;                   /* first block */
+    uint32_t block_size;
+    uint32_t capacity;             /* blocks the slab holds */
+    uint32_t carved;               /* blocks taken from the never-used tail so far */
+    uint32_t free_count;           /* blocks on `free` */
+    uint32_t used;                 /* blocks outside the slab: with the program or in a thread cache */
+    uint16_t cls;
+    uint8_t units;
+    uint8_t list;                  /* enum hak_slab_list */
+    struct hak_slab *next, *prev;  /* in the owner's partial or full list of this class */
+} hak_slab_t;
+
+typedef struct hak_superslab {
+    uint8_t unit_class[HAK_UNITS]; /* first: read by every free; HAK_NO_CLASS where no slab lives */
+    uint8_t unit_head[HAK_UNITS];  /* first unit of the slab that covers each unit */
+    uint64_t magic;
+    _Atomic(struct hak_heap *) owner;
+    uint32_t units_used;           /* bitmap of units that belong to a slab (bit 0: header unit) */
+    uint32_t slabs_live;
+    struct hak_superslab *next, *prev; /* owner's list, or the global cache */
+    hak_slab_t slabs[HAK_UNITS];   /* valid at each slab's first unit */
+} hak_superslab_t;
+
+_Static_assert(sizeof(hak_superslab_t) <= HAK_SS_HEADER, "SuperSlab header must fit its reserved area");
+
+#define HAK_SS_MAGIC 0x68616b6d656d5353ull  /* "hakmemSS" */
+
+/* One bit per 2 MiB of the 47-bit user address space: is a SuperSlab there? (8 MiB, mostly never touched) */
+#define HAK_SSMAP_BITS ((uint64_t)1 << (47 - HAK_SS_SHIFT))
+extern _Atomic uint64_t hak_ssmap[HAK_SSMAP_BITS / 64];
+
+static inline hak_superslab_t *hak_ss_lookup(const void *p)
+{
+    uintptr_t s = (uintptr_t)p >> HAK_SS_SHIFT;
+    if (HAK_UNLIKELY(s >= HAK_SSMAP_BITS))
+        return NULL;
+    uint64_t w = atomic_load_explicit(&hak_ssmap[s >> 6], memory_order_relaxed);
+    if (!((w >> (s & 63)) & 1))
+        return NULL;
+    return (hak_superslab_t *)(s << HAK_SS_SHIFT);
+}
+
+static inline unsigned hak_ss_unit(const void *p)
+{
+    return (unsigned)(((uintptr_t)p >> HAK_UNIT_SHIFT) & (HAK_UNITS - 1));
+}
+
+static inline hak_slab_t *hak_ss_slab(hak_superslab_t *ss, const void *p)
+{
+    return &ss->slabs[ss->unit_head[hak_ss_unit(p)]];
+}
+
+/* 1 when p is exactly the start of a block of a live slab (the trust check integrity mode uses). */
+int hak_ss_is_block_start(hak_superslab_t *ss, const void *p);
+
+hak_superslab_t *hak_ss_create(struct hak_heap *owner);
+void hak_ss_destroy(hak_superslab_t *ss);            /* to the cache of empty SuperSlabs, or unmapped */
+hak_slab_t *hak_ss_slab_create(hak_superslab_t *ss, unsigned cls);  /* NULL when no room */
+void hak_ss_slab_destroy(hak_superslab_t *ss, hak_slab_t *slab);
+
+/* Empty SuperSlabs kept mapped for reuse (0: unmap at once). */
+extern unsigned hak_ss_cache_cap;
+size_t hak_ss_cache_trim(size_t keep);               /* unmap all but `keep`; returns bytes released */
+size_t hak_ss_cached_count(void);
+void hak_ss_fork_lock(void);
+void hak_ss_fork_unlock(void);
+
+#endif
