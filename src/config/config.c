@@ -17,6 +17,7 @@ static const char *g_src_env[HAK_CFG_SLOTS];
 static const char *g_preset;
 static hak_config_t g_defaults;
 static int g_have_defaults;
+static int g_loaded;
 
 #define ENV_PREFIX "HAKMEM_"
 #define MODE_ENV "HAKMEM_MODE"
@@ -37,6 +38,8 @@ const char *hak_config_source_env(unsigned opt)
 }
 
 const char *hak_config_preset(void) { return g_preset; }
+
+int hak_config_loaded(void) { return g_loaded; }
 
 const char *hak_config_source_name(hak_cfg_source_t src)
 {
@@ -359,9 +362,6 @@ static void apply_preset(const char *name)
         return;
     }
     g_preset = p->name;
-    for (unsigned i = 0; i < hak_option_count; i++)
-        if (strcmp(hak_option_table[i].env, MODE_ENV) == 0)
-            apply(i, MODE_ENV, p->name, HAK_SRC_ENV); /* the knob that names the preset */
     /* Features the preset's mode compiles in but this .so does not. */
     char missing[512];
     size_t n = 0;
@@ -382,6 +382,8 @@ static void apply_preset(const char *name)
                 p->name, nmissing > 1 ? "s" : "", missing, HAK_MODE_NAME, p->name,
                 HAK_VARIANT_NAME);
     for (const hak_preset_value_t *v = p->values; v && v->env; v++) {
+        if (strcmp(v->env, MODE_ENV) == 0)
+            continue;
         for (unsigned i = 0; i < hak_option_count; i++) {
             const hak_option_desc_t *o = &hak_option_table[i];
             if (strcmp(o->env, v->env) != 0)
@@ -391,6 +393,9 @@ static void apply_preset(const char *name)
             break;
         }
     }
+    for (unsigned i = 0; i < hak_option_count; i++)
+        if (strcmp(hak_option_table[i].env, MODE_ENV) == 0)
+            apply(i, MODE_ENV, p->name, HAK_SRC_ENV); /* the knob that names the preset */
 }
 
 /* ---- individual variables ----------------------------------------------------------- */
@@ -480,14 +485,17 @@ static void report_unknown(void)
         size_t c = n < sizeof name - 1 ? n : sizeof name - 1;
         memcpy(name, *e, c);
         name[c] = '\0';
-        const char *best = MODE_ENV;
-        int bestd = hak_edit_distance(name, MODE_ENV);
+        const char *best = NULL;
+        int bestd = 1 << 30;
         for (unsigned i = 0; i < hak_option_count; i++) {
             int d = hak_edit_distance(name, hak_option_table[i].env);
             if (d < bestd)
                 bestd = d, best = hak_option_table[i].env;
         }
-        hak_msg("%s is not a hakmem variable (closest: %s); ignored", name, best);
+        if (best)
+            hak_msg("%s is not a hakmem variable (did you mean %s?); ignored", name, best);
+        else
+            hak_msg("%s is not a hakmem variable; ignored", name);
     }
 }
 
@@ -509,6 +517,7 @@ void hak_config_load(void)
     } else {
         memcpy(&hak_cfg, &g_defaults, sizeof g_defaults);
     }
+    g_loaded = 1;
     memset(g_src, 0, sizeof g_src);
     memset(g_src_env, 0, sizeof g_src_env);
     g_preset = NULL;

@@ -39,6 +39,9 @@ int hak_config_find_key(const char *key);
 /* Current value of an int-typed knob by key (bool/int/size/choice), or dflt when absent. */
 long long hak_config_int_by_key(const char *key, long long dflt);
 
+/* 1 once hak_config_load() has run. */
+int hak_config_loaded(void);
+
 /* Text dump with every line prefixed by `prefix` (used for stderr at debug_level >= 2). */
 void hak_config_dump_prefixed(int fd, int json, const char *prefix);
 

@@ -182,5 +182,7 @@ void hak_config_dump_prefixed(int fd, int json, const char *prefix)
 
 __attribute__((visibility("default"))) void hak_config_dump(int fd, int json)
 {
+    if (!hak_config_loaded())
+        hak_config_load(); /* asked before the first allocation: show what init would use */
     hak_config_dump_prefixed(fd, json, "");
 }

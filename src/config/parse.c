@@ -239,12 +239,6 @@ static void item_text(const char *b, const char *e, char *buf, size_t len)
     buf[n] = '\0';
 }
 
-void hak_repr_double(char *buf, size_t len, double v)
-{
-    hak_format_double(buf, len, v);
-    if (!strpbrk(buf, ".eEn") && strlen(buf) + 2 < len)
-        strcat(buf, ".0");
-}
 
 int hak_parse_class_override_msg(const char *text, hak_class_override_t out[], int max,
                                  char *msg, size_t msglen)
@@ -404,12 +398,42 @@ int hak_edit_distance(const char *a, const char *b)
 
 void hak_format_double(char *buf, size_t len, double v)
 {
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(buf, len, "%.*g", prec, v);
+    /* Shortest digits that read back as v, laid out as Python's repr() does: fixed
+     * notation for decimal exponents -4..15, otherwise d.ddde+XX. */
+    char tmp[40];
+    int prec = 1;
+    for (; prec <= 17; prec++) {
+        snprintf(tmp, sizeof tmp, "%.*e", prec - 1, v);
         double back;
-        if (hak_parse_float(buf, &back) == HAK_PARSE_OK && back == v)
+        if (hak_parse_float(tmp, &back) == HAK_PARSE_OK && back == v)
             break;
     }
+    if (prec > 17)
+        prec = 17;
+    const char *e = strchr(tmp, 'e');
+    int x = 0;
+    if (e) {
+        int neg = e[1] == '-';
+        for (const char *q = e + 2; *q; q++)
+            x = x * 10 + (*q - '0');
+        if (neg)
+            x = -x;
+    }
+    if (v == 0.0)
+        x = 0;
+    if (x >= -4 && x < 16) {
+        int decimals = prec - 1 - x;
+        snprintf(buf, len, "%.*f", decimals > 0 ? decimals : 0, v);
+    } else {
+        snprintf(buf, len, "%s", tmp);
+    }
+}
+
+void hak_repr_double(char *buf, size_t len, double v)
+{
+    hak_format_double(buf, len, v);
+    if (!strpbrk(buf, ".eEn") && strlen(buf) + 2 < len)
+        strcat(buf, ".0");
 }
 
 void hak_format_size(char *buf, size_t len, long long v)
