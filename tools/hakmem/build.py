@@ -1,0 +1,88 @@
+"""SCons glue: the actions and source lists SConstruct uses. No SCons import here.
+
+Each action takes (target, source, env) like any SCons Python action, prints a
+ConfigError as `FILE: KEY: REASON` (no traceback) and returns non-zero on it.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from . import ROOT, loader, render
+from .schema import ConfigError
+
+GENERATOR_SOURCES = [ROOT / "tools" / "hakmem" / m for m in render.GENERATOR_MODULES]
+VERSION = "0.1.0"
+
+
+def report(err: ConfigError) -> None:
+    print(err, file=sys.stderr)
+
+
+def mode_file_sources(mode: str, filename: str) -> list[Path]:
+    """Everything generated/<mode>/<filename> depends on: YAML, its template, the generator."""
+    template = render.MODE_FILES[filename][0]
+    return (render.mode_sources(mode, filename) + [render.TEMPLATES_DIR / template]
+            + GENERATOR_SOURCES)
+
+
+def docs_sources() -> list[Path]:
+    return (loader.source_files() + [loader.MODES_DIR / loader.VARIANTS_FILE,
+                                     render.TEMPLATES_DIR / render.DOCS_TEMPLATE] + GENERATOR_SOURCES)
+
+
+def pc_sources() -> list[Path]:
+    return [render.TEMPLATES_DIR / render.PC_TEMPLATE, loader.MODES_DIR / loader.OPTIONS_FILE]
+
+
+def generate_mode_file(target, source, env) -> int:
+    """Render one generated/<mode>/<file>; the mode is env['HAK_MODE']."""
+    path = Path(str(target[0].abspath))
+    try:
+        render.write_if_changed(path, render.render_mode_file(env["HAK_MODE"], path.name))
+    except ConfigError as err:
+        report(err)
+        return 1
+    return 0
+
+
+def generate_docs(target, source, env) -> int:
+    try:
+        render.write_if_changed(Path(str(target[0].abspath)), render.render_docs())
+    except ConfigError as err:
+        report(err)
+        return 1
+    return 0
+
+
+def generate_pc(target, source, env) -> int:
+    try:
+        text = render.render_pc(env["HAK_PREFIX"], loader.default_mode(), VERSION)
+    except ConfigError as err:
+        report(err)
+        return 1
+    render.write_if_changed(Path(str(target[0].abspath)), text)
+    return 0
+
+
+def split_linkflags(flags: list[str]) -> tuple[list[str], list[str]]:
+    """-l<name> flags go after the objects (LIBS), the rest before (SHLINKFLAGS)."""
+    libs = [f[2:] for f in flags if f.startswith("-l")]
+    rest = [f for f in flags if not f.startswith("-l")]
+    return rest, libs
+
+
+def scons_defines(defines: dict) -> list:
+    """CPPDEFINES entries; a string define ('"release"') is escaped for the shell."""
+    out = []
+    for name, value in defines.items():
+        if isinstance(value, str) and value.startswith('"'):
+            value = '\\"' + value[1:-1] + '\\"'
+        out.append((name, value))
+    return out
+
+
+def c_sources(src_dir: Path | str) -> list[str]:
+    """Every .c under src/ (recursively), relative to the repository root, sorted."""
+    src_dir = Path(src_dir)
+    return sorted(p.relative_to(src_dir.parent).as_posix() for p in src_dir.rglob("*.c"))
