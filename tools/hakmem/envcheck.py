@@ -52,6 +52,10 @@ class Entry:
 class EnvFile:
     entries: list[Entry] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
+    mode: Optional[str] = None   # from a "# hakmem-mode: NAME" comment: the build it is for
+
+
+_MODE_DIRECTIVE = re.compile(r"#\s*hakmem-mode:\s*([A-Za-z0-9_-]+)\s*")
 
 
 # --------------------------------------------------------------------------- values
@@ -159,8 +163,9 @@ def _unquote(value: str) -> tuple[str, bool]:
 def read_env_file(path: Path | str) -> EnvFile:
     """KEY=VALUE lines as systemd EnvironmentFile, `set -a; source` and `docker --env-file`
     read them: blank lines and `#` comments skipped, an optional leading `export `, and
-    surrounding quotes removed (with a warning: docker keeps them). Raises OSError when the
-    file cannot be read."""
+    surrounding quotes removed (with a warning: docker keeps them). A comment
+    `# hakmem-mode: NAME` records the mode whose library the file is meant for. Raises
+    OSError when the file cannot be read."""
     p = Path(path)
     text = p.read_text(encoding="utf-8", errors="replace")
     out = EnvFile()
@@ -168,6 +173,9 @@ def read_env_file(path: Path | str) -> EnvFile:
         where = f"{p.name}:{n}"
         line = raw.strip()
         if not line or line.startswith("#"):
+            m = _MODE_DIRECTIVE.fullmatch(line)
+            if m and out.mode is None:
+                out.mode = m.group(1)
             continue
         if line.startswith("export ") or line.startswith("export\t"):
             line = line[len("export"):].strip()

@@ -37,7 +37,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quiet", action="store_true",
                    help="print only the lines that make the exit status non-zero")
     p.add_argument("--mode", metavar="MODE",
-                   help="also warn about knobs of features MODE's library compiles out")
+                   help="also warn about knobs of features MODE's library compiles out "
+                        "(default for an env file: its `# hakmem-mode: MODE` comment, if any)")
     p.set_defaults(func=run)
 
 
@@ -53,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
         return envcheck.EXIT_USAGE
 
     findings: list[envcheck.Finding] = []
+    mode = args.mode
     if args.env_file:
         try:
             parsed = envcheck.read_env_file(args.env_file)
@@ -60,12 +62,18 @@ def run(args: argparse.Namespace) -> int:
             print(f"hakmem validate: cannot read {args.env_file}: {exc.strerror or exc}",
                   file=sys.stderr)
             return envcheck.EXIT_USAGE
+        if mode is None and parsed.mode is not None:
+            if parsed.mode not in names:
+                print(f"hakmem validate: {args.env_file}: `# hakmem-mode: {parsed.mode}` names "
+                      f"no mode (one of {', '.join(names)})", file=sys.stderr)
+                return envcheck.EXIT_USAGE
+            mode = parsed.mode
         findings += parsed.findings
         entries = parsed.entries
     else:
         entries = envcheck.entries_from_environ(dict(sorted(os.environ.items())))
 
-    findings += envcheck.check(entries, mode=args.mode)
+    findings += envcheck.check(entries, mode=mode)
     code = envcheck.exit_code(findings, args.strict)
 
     failing = {envcheck.ERROR} | ({envcheck.WARN, envcheck.DEPRECATED} if args.strict else set())
@@ -78,5 +86,6 @@ def run(args: argparse.Namespace) -> int:
             print("no HAKMEM_* variables set")
         print(f"{count['OK']} ok, {count['WARN']} warning(s), {count['DEPRECATED']} "
               f"deprecated, {count['ERROR']} error(s)"
+              + (f" (checked against mode {mode})" if mode else "")
               + (" [strict]" if args.strict else ""))
     return code
