@@ -9,30 +9,34 @@ void  hak_free_slow(void *p);
 
 static inline void *hak_alloc_fast(size_t n)
 {
-    if (HAK_LIKELY(n <= HAK_SMALL_MAX)) {
-        hak_bin_t *b = &hak_tls.bins[hak_size_class(n)];
-        void *p = b->head;
-        if (HAK_LIKELY(p != NULL)) {
-            b->head = *(void **)p;
-            b->count--;
+    unsigned c;
+    if (HAK_LIKELY(n <= 1024))
+        c = hak_class_small[(n + 15) >> 4];
+    else if (n <= HAK_SMALL_MAX)
+        c = hak_size_class(n);
+    else
+        return hak_alloc_slow(n);
+    hak_bin_t *b = &hak_tls.bins[c];
+    void *p = b->head;
+    if (HAK_LIKELY(p != NULL)) {
+        b->head = *(void **)p;
+        b->room++;
 #if HAK_HAS_STATS
-            hak_counter_add(&b->allocs, 1);
+        hak_counter_add(&b->allocs, 1);
 #endif
-            return p;
-        }
+        return p;
     }
     return hak_alloc_slow(n);
 }
 
 static inline void hak_free_fast(void *p)
 {
-    hak_superslab_t *ss = hak_ss_lookup(p);   /* NULL for NULL, foreign and large pointers */
-    if (HAK_LIKELY(ss != NULL)) {
-        hak_bin_t *b = &hak_tls.bins[ss->unit_class[hak_ss_unit(p)]];
-        if (HAK_LIKELY(b->count < b->cap)) {
+    if (HAK_LIKELY(hak_ss_contains(p))) {      /* false for NULL, foreign and large pointers */
+        hak_bin_t *b = &hak_tls.bins[hak_ss_of(p)->unit_class[hak_ss_unit(p)]];
+        if (HAK_LIKELY(b->room != 0)) {
             *(void **)p = b->head;
             b->head = p;
-            b->count++;
+            b->room--;
 #if HAK_HAS_STATS
             hak_counter_add(&b->frees, 1);
 #endif

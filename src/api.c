@@ -56,7 +56,7 @@ HAK_NOINLINE void *hak_alloc_slow(size_t n)
     void *p = b->head;
     if (p) {
         b->head = *(void **)p;
-        b->count--;
+        b->room++;
     } else {
         uint32_t want = b->cap < t->heap->refill[cls] ? b->cap : t->heap->refill[cls];
         p = hak_heap_refill(t->heap, b, cls, want);
@@ -79,7 +79,7 @@ static void bin_flush(hak_heap_t *h, hak_bin_t *b, uint32_t k)
         p = *(void **)p;
     b->head = *(void **)p;
     *(void **)p = NULL;
-    b->count -= k;
+    b->room += k;
     hak_counter_add(&h->st.flushes, 1);
     hak_counter_add(&h->st.flush_blocks, k);
     hak_heap_return_list(h, head, k);
@@ -123,11 +123,11 @@ HAK_NOINLINE void hak_free_slow(void *p)
         hak_heap_return(t->heap, p, ss);
         return;
     }
-    if (b->count >= b->cap)
-        bin_flush(t->heap, b, b->count - b->cap / 2);
+    if (b->room == 0)
+        bin_flush(t->heap, b, hak_bin_count(b) - b->cap / 2);
     *(void **)p = b->head;
     b->head = p;
-    b->count++;
+    b->room--;
 }
 
 /* ---- the API --------------------------------------------------------------- */
@@ -309,8 +309,8 @@ HAK_EXPORT int hak_malloc_trim(size_t pad)
     hak_tls_t *t = &hak_tls;
     if (t->state == HAK_TLS_ACTIVE) {
         for (unsigned c = 0; c < HAK_NCLASS; c++)
-            if (t->bins[c].count)
-                bin_flush(t->heap, &t->bins[c], t->bins[c].count);
+            if (hak_bin_count(&t->bins[c]))
+                bin_flush(t->heap, &t->bins[c], hak_bin_count(&t->bins[c]));
         released += hak_heap_trim(t->heap);
     }
     released += hak_ss_cache_trim(0);

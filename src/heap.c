@@ -52,10 +52,6 @@ static void list_move(hak_heap_t *h, hak_slab_t *s, int which)
 
 /* ---- slabs and SuperSlabs ---------------------------------------------- */
 
-static hak_superslab_t *ss_of(const void *p)
-{
-    return (hak_superslab_t *)((uintptr_t)p & ~(HAK_SS_SIZE - 1));
-}
 
 static void ss_unlink(hak_heap_t *h, hak_superslab_t *ss)
 {
@@ -70,7 +66,7 @@ static void ss_unlink(hak_heap_t *h, hak_superslab_t *ss)
 
 static void slab_destroy(hak_heap_t *h, hak_slab_t *s)
 {
-    hak_superslab_t *ss = ss_of(s);
+    hak_superslab_t *ss = hak_ss_of(s);
     list_remove(h, s);
     hak_ss_slab_destroy(ss, s);
     hak_counter_add(&h->st.slabs_destroyed, 1);
@@ -257,7 +253,7 @@ void *hak_heap_refill(hak_heap_t *h, hak_bin_t *bin, unsigned cls, unsigned want
     /* Called with an empty bin: the chain minus the block returned becomes the bin. */
     void *p = c.head;
     bin->head = *(void **)p;
-    bin->count = c.n - 1;
+    bin->room = bin->cap - (c.n - 1);
     hak_counter_add(&h->st.refills, 1);
     hak_counter_add(&h->st.refill_blocks, c.n);
     return p;
@@ -307,7 +303,7 @@ void hak_heap_return_list(hak_heap_t *h, void *head, uint32_t n)
     while (n && p) {
         void *next = *(void **)p;
         n--;
-        hak_superslab_t *ss = ss_of(p);
+        hak_superslab_t *ss = hak_ss_of(p);
         if (atomic_load_explicit(&ss->owner, memory_order_relaxed) == h) {
             local_push(h, hak_ss_slab(ss, p), p);
             p = next;
@@ -317,7 +313,7 @@ void hak_heap_return_list(hak_heap_t *h, void *head, uint32_t n)
         hak_slab_t *s = hak_ss_slab(ss, p);
         void *last = p;
         uint32_t k = 1;
-        while (n && next && hak_ss_slab(ss_of(next), next) == s) {
+        while (n && next && hak_ss_slab(hak_ss_of(next), next) == s) {
             last = next;
             next = *(void **)next;
             n--;

@@ -11,19 +11,29 @@
 /* One bin of the thread cache: a singly linked list threaded through the free blocks. */
 typedef struct hak_bin {
     void *head;
-    uint32_t count;
+    uint32_t room;                 /* free slots: cap minus blocks held; 0 sends frees to the slow path */
     uint32_t cap;                  /* 0 sends every request of this class to the slow path */
 #if HAK_HAS_STATS
     hak_counter_t allocs, frees;   /* served by this bin (fast and slow paths) */
 #endif
 } hak_bin_t;
 
+static inline uint32_t hak_bin_count(const hak_bin_t *b)
+{
+    return b->cap - b->room;
+}
+
 enum hak_tls_state { HAK_TLS_FRESH, HAK_TLS_ACTIVE, HAK_TLS_DEAD };
 
 typedef struct hak_tls {
     hak_bin_t bins[HAK_NBINS];     /* the fast path touches only this array */
     struct hak_heap *heap;
-    int state;                     /* enum hak_tls_state */
+    int state;                     /* static inline uint32_t hak_bin_count(const hak_bin_t *b)
+{
+    return b->cap - b->room;
+}
+
+enum hak_tls_state */
 } hak_tls_t;
 
 extern HAK_TLS hak_tls_t hak_tls;

@@ -154,7 +154,7 @@ int hak_thread_attach(void)
     h->tls = t;
     t->heap = h;
     for (unsigned c = 0; c < HAK_NBINS; c++)
-        t->bins[c].cap = hak_tune.cap[c];
+        t->bins[c].cap = t->bins[c].room = hak_tune.cap[c];
     t->state = HAK_TLS_ACTIVE;
     pthread_setspecific(thread_key, t);
     return 1;
@@ -170,10 +170,10 @@ static void thread_exit(void *arg)
     t->state = HAK_TLS_DEAD;
     for (unsigned c = 0; c < HAK_NBINS; c++) {
         hak_bin_t *b = &t->bins[c];
-        if (b->count)
-            hak_heap_return_list(h, b->head, b->count);
+        if (hak_bin_count(b))
+            hak_heap_return_list(h, b->head, hak_bin_count(b));
         b->head = NULL;
-        b->count = 0;
+        b->room = 0;
         b->cap = 0;
     }
     hak_stats_fold_thread(h, t);

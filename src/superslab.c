@@ -5,7 +5,7 @@
 #include <pthread.h>
 #include <string.h>
 
-_Atomic uint64_t hak_ssmap[HAK_SSMAP_BITS / 64];
+_Atomic uint8_t hak_ssmap[HAK_SSMAP_SIZE];
 
 unsigned hak_ss_cache_cap = 4;
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -14,12 +14,7 @@ static size_t cache_count;
 
 static void map_set(hak_superslab_t *ss, int on)
 {
-    uintptr_t s = (uintptr_t)ss >> HAK_SS_SHIFT;
-    uint64_t bit = (uint64_t)1 << (s & 63);
-    if (on)
-        atomic_fetch_or_explicit(&hak_ssmap[s >> 6], bit, memory_order_release);
-    else
-        atomic_fetch_and_explicit(&hak_ssmap[s >> 6], ~bit, memory_order_release);
+    atomic_store_explicit(&hak_ssmap[(uintptr_t)ss >> HAK_SS_SHIFT], (uint8_t)on, memory_order_release);
 }
 
 static void ss_init(hak_superslab_t *ss, struct hak_heap *owner)

@@ -39,19 +39,26 @@ _Static_assert(sizeof(hak_superslab_t) <= HAK_SS_HEADER, "SuperSlab header must 
 
 #define HAK_SS_MAGIC 0x68616b6d656d5353ull  /* "hakmemSS" */
 
-/* One bit per 2 MiB of the 47-bit user address space: is a SuperSlab there? (8 MiB, mostly never touched) */
-#define HAK_SSMAP_BITS ((uint64_t)1 << (47 - HAK_SS_SHIFT))
-extern _Atomic uint64_t hak_ssmap[HAK_SSMAP_BITS / 64];
+/* One byte per 2 MiB of the 47-bit user address space: is a SuperSlab there? 64 MiB of address
+ * space in .bss, of which only the pages covering our own SuperSlabs are ever touched. */
+#define HAK_SSMAP_SIZE ((uint64_t)1 << (47 - HAK_SS_SHIFT))
+extern _Atomic uint8_t hak_ssmap[HAK_SSMAP_SIZE];
+
+/* 1 when p lies in one of our SuperSlabs. Never dereferences p. */
+static inline int hak_ss_contains(const void *p)
+{
+    uintptr_t s = (uintptr_t)p >> HAK_SS_SHIFT;
+    return HAK_LIKELY(s < HAK_SSMAP_SIZE) && atomic_load_explicit(&hak_ssmap[s], memory_order_relaxed);
+}
+
+static inline hak_superslab_t *hak_ss_of(const void *p)
+{
+    return (hak_superslab_t *)((uintptr_t)p & ~(HAK_SS_SIZE - 1));
+}
 
 static inline hak_superslab_t *hak_ss_lookup(const void *p)
 {
-    uintptr_t s = (uintptr_t)p >> HAK_SS_SHIFT;
-    if (HAK_UNLIKELY(s >= HAK_SSMAP_BITS))
-        return NULL;
-    uint64_t w = atomic_load_explicit(&hak_ssmap[s >> 6], memory_order_relaxed);
-    if (!((w >> (s & 63)) & 1))
-        return NULL;
-    return (hak_superslab_t *)(s << HAK_SS_SHIFT);
+    return hak_ss_contains(p) ? hak_ss_of(p) : NULL;
 }
 
 static inline unsigned hak_ss_unit(const void *p)

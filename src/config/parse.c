@@ -52,23 +52,26 @@ hak_parse_err_t hak_parse_bool(const char *text, int *out)
     return HAK_PARSE_NOT_BOOL;
 }
 
-/* Digits of [*p, e) into an unsigned value; 0 on overflow or no digit. */
+/* Digits of [*p, e) into an unsigned value: 1 when read, 0 when there is no digit, 2 when
+ * the digits overflow (then *p is past them and *out is saturated). */
 static int parse_digits(const char **p, const char *e, unsigned long long *out)
 {
     const char *s = *p;
     unsigned long long v = 0;
+    int over = 0;
     if (s >= e || !is_digit((unsigned char)*s))
         return 0;
     while (s < e && is_digit((unsigned char)*s)) {
         unsigned d = (unsigned)(*s - '0');
         if (v > (~0ULL - d) / 10)
-            return 0;
-        v = v * 10 + d;
+            over = 1, v = ~0ULL;
+        else if (!over)
+            v = v * 10 + d;
         s++;
     }
     *p = s;
     *out = v;
-    return 1;
+    return over ? 2 : 1;
 }
 
 hak_parse_err_t hak_parse_int(const char *text, long long *out)
@@ -79,9 +82,10 @@ hak_parse_err_t hak_parse_int(const char *text, long long *out)
     if (b < e && (*b == '-' || *b == '+'))
         neg = *b++ == '-';
     unsigned long long v;
-    if (!parse_digits(&b, e, &v) || b != e)
+    int got = parse_digits(&b, e, &v);
+    if (!got || b != e)
         return HAK_PARSE_NOT_INT;
-    if (v > (unsigned long long)9223372036854775807LL + (unsigned)neg)
+    if (got == 2 || v > (unsigned long long)9223372036854775807LL + (unsigned)neg)
         return HAK_PARSE_RANGE;
     *out = neg ? (long long)(0 - v) : (long long)v;
     return HAK_PARSE_OK;
@@ -92,7 +96,8 @@ hak_parse_err_t hak_parse_size(const char *text, long long *out)
     const char *b, *e;
     trim(text, &b, &e);
     unsigned long long v;
-    if (!parse_digits(&b, e, &v))
+    int got = parse_digits(&b, e, &v);
+    if (!got)
         return HAK_PARSE_NOT_SIZE;
     unsigned shift = 0;
     if (b < e) {
@@ -105,7 +110,7 @@ hak_parse_err_t hak_parse_size(const char *text, long long *out)
         if (++b != e)
             return HAK_PARSE_NOT_SIZE;
     }
-    if (v > (9223372036854775807ULL >> shift))
+    if (got == 2 || v > (9223372036854775807ULL >> shift))
         return HAK_PARSE_RANGE;
     *out = (long long)(v << shift);
     return HAK_PARSE_OK;
@@ -267,7 +272,7 @@ int hak_parse_class_override_msg(const char *text, hak_class_override_t out[], i
         if (ok)
             s++;
         for (int k = 0; ok && k < 3; k++) {
-            ok = parse_digits(&s, t, &f[k]);
+            ok = parse_digits(&s, t, &f[k]) != 0;
             if (ok && k < 2)
                 ok = s < t && *s++ == ':';
         }
