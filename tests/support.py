@@ -1,0 +1,91 @@
+"""Shared test helpers: the mode/variant registry and the one-per-session build.
+
+    ROOT, MODES, VARIANTS          repository root; names from modes/ (hakmem.loader)
+    so_path(mode, variant)         out/<mode>/<variant>/libhakmem.so
+    ensure_built()                 `scons -Q -j2 mode=all variant=all`, once per test session,
+                                   under a file lock in out/ (safe with pytest-xdist)
+    scons(*args, cwd=ROOT)         run SCons with this interpreter; CompletedProcess
+    case_id(mode, variant)         "fast-asan"
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT / "tools") not in sys.path:
+    sys.path.insert(0, str(ROOT / "tools"))
+
+from hakmem import loader  # noqa: E402
+
+MODES: list[str] = loader.mode_names()
+VARIANTS: list[str] = list(loader.load_variants())
+OUT = ROOT / "out"
+BUILD_ARGS = ["-Q", "-j2", "mode=all", "variant=all"]
+
+_built = False
+
+
+def so_path(mode: str, variant: str) -> Path:
+    return OUT / mode / variant / "libhakmem.so"
+
+
+def case_id(mode: str, variant: str) -> str:
+    return f"{mode}-{variant}"
+
+
+def scons(*args: str, cwd: Path | str = ROOT, timeout: float = 1200) -> subprocess.CompletedProcess:
+    """Run SCons under this Python (so the framework's packages are importable)."""
+    env = dict(os.environ)
+    env.pop("HAKMEM_MODE", None)
+    return subprocess.run([sys.executable, "-m", "SCons", *args], cwd=str(cwd), env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def ensure_built() -> None:
+    """Build every mode x variant once per test session; raise with the build log on failure."""
+    global _built
+    if _built:
+        return
+    run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID") or f"pid{os.getpid()}"
+    stamp = OUT / f".built-{run_id}"
+    with build_lock():
+        if not stamp.exists():
+            proc = scons(*BUILD_ARGS)
+            if proc.returncode != 0:
+                raise RuntimeError(f"scons {' '.join(BUILD_ARGS)} failed ({proc.returncode}):\n"
+                                   f"{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+            for old in OUT.glob(".built-*"):
+                old.unlink(missing_ok=True)
+            stamp.touch()
+    _built = True
+
+
+# Everything SCons needs to build, for tests that work on a private copy of the tree.
+FRAMEWORK_PATHS = ["SConstruct", "SConscript", "modes", "templates", "tools/hakmem", "include", "src"]
+
+
+def copy_framework(dest: Path) -> Path:
+    """Copy the build framework and sources to dest (no out/, no generated/); return dest."""
+    import shutil
+
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "bench")
+    for rel in FRAMEWORK_PATHS:
+        src, dst = ROOT / rel, dest / rel
+        if src.is_dir():
+            shutil.copytree(src, dst, ignore=ignore if rel == "tools/hakmem" else
+                            shutil.ignore_patterns("__pycache__"))
+        else:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dst)
+    return dest
+
+
+def build_lock():
+    """The lock ensure_built holds: take it to run SCons in the real tree from a test."""
+    from filelock import FileLock
+
+    OUT.mkdir(exist_ok=True)
+    return FileLock(str(OUT / ".build.lock"))
