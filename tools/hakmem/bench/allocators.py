@@ -1,8 +1,8 @@
 """Allocator names -> what to LD_PRELOAD.
 
 `glibc` preloads nothing; `mimalloc`, `jemalloc`, `tcmalloc` are Debian's packages;
-`hakmem-<mode>` is `out/<mode>/release/libhakmem.so`, built with `scons mode=<mode>`
-when missing; `NAME=/path/to/lib.so` names any other library. An allocator that
+`hakmem-<mode>` is `out/<mode>/release/libhakmem.so`, brought up to date with
+`scons mode=<mode> variant=release` first (unless building is disabled); `NAME=/path/to/lib.so` names any other library. An allocator that
 cannot be used keeps its place in the results with a status saying why.
 """
 from __future__ import annotations
@@ -104,14 +104,14 @@ def build_hakmem(mode: str, root: Path = ROOT, log_dir: Path | None = None) -> t
     scons = shutil.which("scons")
     if not scons:
         return False, "scons is not installed"
-    cmd = [scons, f"mode={mode}", "-Q"]
+    cmd = [scons, f"mode={mode}", "variant=release", "-Q"]
     proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
     if log_dir is not None:
         log_dir.mkdir(parents=True, exist_ok=True)
         (log_dir / f"build-{mode}.log").write_text(proc.stdout + proc.stderr)
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-        return False, f"`scons mode={mode}` failed: " + " | ".join(tail)
+        return False, f"`scons mode={mode} variant=release` failed: " + " | ".join(tail)
     return True, ""
 
 
@@ -132,14 +132,19 @@ def resolve(name: str, root: Path = ROOT, build: bool = True,
         if mode not in known:
             alloc.status, alloc.detail = NOT_INSTALLED, f"unknown mode (known: {', '.join(known)})"
             return alloc
+        # With building enabled, scons runs every time: it is incremental, and a
+        # library older than its sources would silently measure stale code.
+        if build:
+            ok, detail = build_hakmem(mode, root, log_dir)
+            if not ok and lib.exists():
+                alloc.detail = f"{detail}; measured the existing {lib.name}"
+        else:
+            ok, detail = lib.exists(), "not built (building disabled)"
         if not lib.exists():
-            ok, detail = (build_hakmem(mode, root, log_dir) if build
-                          else (False, "not built (building disabled)"))
-            if not ok or not lib.exists():
-                alloc.status = BUILD_FAILED if build and (root / "SConstruct").exists() \
-                    else NOT_INSTALLED
-                alloc.detail = detail or f"{lib} was not produced"
-                return alloc
+            alloc.status = BUILD_FAILED if build and (root / "SConstruct").exists() \
+                else NOT_INSTALLED
+            alloc.detail = detail or f"{lib} was not produced"
+            return alloc
         return _checked(alloc)
     if name in PEERS:
         sonames, package = PEERS[name]

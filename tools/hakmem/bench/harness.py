@@ -18,7 +18,7 @@ from hakmem.bench.runner import Run, run_program
 class Config:
     allocators: list[str] = field(default_factory=lambda: list(alloc_mod.DEFAULT_ALLOCATORS))
     scenarios: list[str] | None = None
-    runs: int = 7
+    runs: int = 9
     warmup: int = 1
     baseline: str = "glibc"
     quick: bool = False
