@@ -95,6 +95,8 @@ def test_stats_file_syscalls_tolerant(tmp_path):
     f.write_text(json.dumps({"syscalls": {"mmap": 3, "munmap": 2, "madvise": {"dontneed": 4}}}))
     total, detail = runner.read_stats_syscalls(f)
     assert total == 9 and detail["madvise.dontneed"] == 4
+    f.write_text(json.dumps({"syscalls": {"mmap": 3, "mmap_bytes": 4096, "munmap": 1}}))
+    assert runner.read_stats_syscalls(f)[0] == 4                    # volumes not summed
     f.write_text(json.dumps({"syscalls": {"mmap": 3, "total": 7}}))
     assert runner.read_stats_syscalls(f)[0] == 7
 

@@ -113,7 +113,9 @@ def read_stats_syscalls(path: Path) -> tuple[int | None, dict | None]:
         flat = _flatten_counts(value)
         if "total" in flat:
             return flat["total"], flat
-        return (sum(flat.values()) if flat else None), flat
+        # Sum the call counters only: hakmem also reports volumes ("mmap_bytes").
+        calls = [v for k, v in flat.items() if not k.endswith("bytes")]
+        return (sum(calls) if calls else None), flat
     return None, None
 
 
@@ -190,11 +192,17 @@ def run_program(binary: Path, args: list[str], allocator: Allocator, *, scenario
         if kind == "profile" and allocator.is_hakmem:
             run_env["HAKMEM_STATS_ENABLE"] = "1"
             run_env["HAKMEM_STATS_FILE"] = str(stats_file)
-        full_argv = argv
+        full_argv, proc_env = argv, run_env
         if kind == "profile" and strace and shutil.which("strace"):
+            # The preload and knobs go to the traced program only (-E): strace itself
+            # must not run on the allocator under test, nor write its stats file.
             full_argv = ["strace", "-f", "-c", "-U", "calls,name", "-e",
-                         f"trace={MEMORY_SYSCALLS}", "-o", str(strace_file), *argv]
-        _execute(full_argv, base_env(run_env), timeout, run, work)
+                         f"trace={MEMORY_SYSCALLS}", "-o", str(strace_file)]
+            for k, v in run_env.items():
+                full_argv += ["-E", f"{k}={v}"]
+            full_argv += argv
+            proc_env = {}
+        _execute(full_argv, base_env(proc_env), timeout, run, work)
         if kind == "profile":
             if allocator.is_hakmem:
                 run.syscalls, run.syscalls_detail = read_stats_syscalls(stats_file)
