@@ -13,33 +13,47 @@ pthread_mutex_t hak_shared_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* ---- slab lists -------------------------------------------------------- */
 
-static hak_slab_t **list_head(hak_heap_t *h, hak_slab_t *s)
+static hak_slab_list_t *list_of(hak_heap_t *h, hak_slab_t *s)
 {
     return s->list == HAK_LIST_PARTIAL ? &h->partial[s->cls] : &h->full[s->cls];
 }
 
-static void list_push(hak_heap_t *h, hak_slab_t *s, int which)
+static void list_push(hak_heap_t *h, hak_slab_t *s, int which, int at_tail)
 {
     s->list = (uint8_t)which;
-    hak_slab_t **head = list_head(h, s);
-    s->prev = NULL;
-    s->next = *head;
-    if (*head)
-        (*head)->prev = s;
-    *head = s;
+    hak_slab_list_t *l = list_of(h, s);
+    if (at_tail) {
+        s->next = NULL;
+        s->prev = l->tail;
+        if (l->tail)
+            l->tail->next = s;
+        else
+            l->head = s;
+        l->tail = s;
+    } else {
+        s->prev = NULL;
+        s->next = l->head;
+        if (l->head)
+            l->head->prev = s;
+        else
+            l->tail = s;
+        l->head = s;
+    }
 }
 
 static void list_remove(hak_heap_t *h, hak_slab_t *s)
 {
     if (s->list == HAK_LIST_NONE)
         return;
-    hak_slab_t **head = list_head(h, s);
+    hak_slab_list_t *l = list_of(h, s);
     if (s->prev)
         s->prev->next = s->next;
     else
-        *head = s->next;
+        l->head = s->next;
     if (s->next)
         s->next->prev = s->prev;
+    else
+        l->tail = s->prev;
     s->next = s->prev = NULL;
     s->list = HAK_LIST_NONE;
 }
@@ -47,7 +61,7 @@ static void list_remove(hak_heap_t *h, hak_slab_t *s)
 static void list_move(hak_heap_t *h, hak_slab_t *s, int which)
 {
     list_remove(h, s);
-    list_push(h, s, which);
+    list_push(h, s, which, 0);
 }
 
 /* ---- slabs and SuperSlabs ---------------------------------------------- */
@@ -129,26 +143,21 @@ static int slab_has_room(hak_slab_t *s)
            atomic_load_explicit(&s->remote, memory_order_relaxed);
 }
 
-/* A full slab may have regained blocks through remote frees: look at a few, round-robin. */
+/* A full slab may have regained blocks through remote frees: look at a few, rotating the list so
+ * successive calls look at different slabs. */
 static hak_slab_t *reclaim_full(hak_heap_t *h, unsigned cls)
 {
-    hak_slab_t *s = h->full[cls];
-    for (int i = 0; s && i < 8; i++) {
-        hak_slab_t *next = s->next;
+    hak_slab_list_t *l = &h->full[cls];
+    for (int i = 0; l->head && i < 8; i++) {
+        hak_slab_t *s = l->head;
         if (atomic_load_explicit(&s->remote, memory_order_relaxed)) {
             list_move(h, s, HAK_LIST_PARTIAL);
             return s;
         }
-        if (next) {            /* rotate the looked-at slab to the back half of the list */
-            list_remove(h, s);
-            s->list = HAK_LIST_FULL;
-            s->prev = next;
-            s->next = next->next;
-            if (next->next)
-                next->next->prev = s;
-            next->next = s;
-        }
-        s = next;
+        if (s == l->tail)
+            break;
+        list_remove(h, s);
+        list_push(h, s, HAK_LIST_FULL, 1);
     }
     return NULL;
 }
@@ -232,14 +241,14 @@ void *hak_heap_refill(hak_heap_t *h, hak_bin_t *bin, unsigned cls, unsigned want
     chain_t c = { NULL, NULL, 0 };
     uint32_t need = want + 1;
     while (c.n < need) {
-        hak_slab_t *s = h->partial[cls];
+        hak_slab_t *s = h->partial[cls].head;
         if (!s) {
             s = reclaim_full(h, cls);
             if (!s) {
                 s = slab_create(h, cls);
                 if (!s)
                     break;
-                list_push(h, s, HAK_LIST_PARTIAL);
+                list_push(h, s, HAK_LIST_PARTIAL, 0);
             }
         }
         slab_take(h, s, &c, need - c.n);
@@ -278,7 +287,7 @@ static void local_push(hak_heap_t *h, hak_slab_t *s, void *p)
     s->free_count++;
     s->used--;
     hak_counter_add(&h->st.used_bytes, -(uint64_t)s->block_size);
-    if (s->used == 0 && (h->partial[s->cls] != s || s->next)) {
+    if (s->used == 0 && (h->partial[s->cls].head != s || s->next)) {
         slab_destroy(h, s);
         return;
     }
@@ -329,7 +338,7 @@ size_t hak_heap_trim(hak_heap_t *h)
 {
     size_t released = 0;
     for (unsigned c = 0; c < HAK_NCLASS; c++) {
-        for (hak_slab_t *s = h->partial[c], *next; s; s = next) {
+        for (hak_slab_t *s = h->partial[c].head, *next; s; s = next) {
             next = s->next;
             slab_drain(h, s);
             if (s->used == 0) {
@@ -337,7 +346,7 @@ size_t hak_heap_trim(hak_heap_t *h)
                 slab_destroy(h, s);
             }
         }
-        for (hak_slab_t *s = h->full[c], *next; s; s = next) {
+        for (hak_slab_t *s = h->full[c].head, *next; s; s = next) {
             next = s->next;
             if (slab_drain(h, s)) {
                 if (s->used == 0) {

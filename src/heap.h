@@ -46,9 +46,14 @@ typedef struct hak_heap_stats {
     hak_counter_t used_bytes;      /* bytes of blocks outside slabs (with the program or cached) */
 } hak_heap_stats_t;
 
+/* A list of slabs of one class; full lists are rotated, so they keep a tail. */
+typedef struct hak_slab_list {
+    hak_slab_t *head, *tail;
+} hak_slab_list_t;
+
 typedef struct hak_heap {
-    hak_slab_t *partial[HAK_NCLASS];
-    hak_slab_t *full[HAK_NCLASS];
+    hak_slab_list_t partial[HAK_NCLASS];  /* slabs with free, uncarved or remotely freed blocks */
+    hak_slab_list_t full[HAK_NCLASS];     /* slabs that had none when last looked at */
     hak_superslab_t *ss_list;      /* owned SuperSlabs */
     hak_tls_t *tls;                /* thread using the heap, NULL while idle */
     struct hak_heap *next_all, *next_idle;

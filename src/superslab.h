@@ -7,7 +7,7 @@
 
 struct hak_heap;
 
-enum hak_slab_list { HAK_LIST_NONE, HAK_LIST_PARTIAL, HAK_LIST_FULL };
+enum hak_slab_where { HAK_LIST_NONE, HAK_LIST_PARTIAL, HAK_LIST_FULL };
 
 typedef struct hak_slab {
     void *free;                    /* local free list; touched by the owning heap only */
@@ -20,7 +20,7 @@ typedef struct hak_slab {
     uint32_t used;                 /* blocks outside the slab: with the program or in a thread cache */
     uint16_t cls;
     uint8_t units;
-    uint8_t list;                  /* enum hak_slab_list */
+    uint8_t list;                  /* enum hak_slab_where: which list of the owner holds it */
     struct hak_slab *next, *prev;  /* in the owner's partial or full list of this class */
 } hak_slab_t;
 
