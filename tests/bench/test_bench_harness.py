@@ -255,3 +255,26 @@ def test_markdown_formatting_helpers():
     assert report.si(None) == "–"
     assert report.ratio(1.234) == "1.23×"
     assert report.mib(2048) == "2.0"
+
+
+def test_update_document_keeps_handwritten_text(tmp_path):
+    results = {
+        "meta": {"command": "hakmem bench", "runs": 1, "warmup": 0, "baseline": "glibc",
+                 "duration_s": 1.0, "matrix": False,
+                 "machine": {"versions": {}, "date": "d", "commit": "c"}},
+        "allocators": [{"name": "glibc", "status": "ok", "detail": ""}],
+        "scenarios": [{"name": "vm", "program": "vm", "args": ["1"], "unit": "u", "what": "w"}],
+        "summary": [{"scenario": "vm", "allocator": "glibc", "status": "ok",
+                     "ops_per_sec": 5.0e6, "ratio": 1.0}],
+        "callgrind": [], "problems": [], "runs": [],
+    }
+    doc = tmp_path / "B.md"
+    doc.write_text("# Title\n\nintro\n\n<!-- BEGIN bench:main -->\nold\n<!-- END bench:main -->\n"
+                   "\n## Notes\nkept\n")
+    report.update_document(doc, results, None)
+    text = doc.read_text()
+    assert "intro" in text and "## Notes\nkept" in text and "old" not in text
+    assert "#### Throughput" in text and "5.00 M" in text
+    results["meta"]["matrix"] = True
+    report.update_document(doc, results, None)
+    assert "<!-- BEGIN bench:matrix -->" in doc.read_text()

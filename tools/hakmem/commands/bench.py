@@ -5,6 +5,7 @@
     hakmem bench --matrix              # every hakmem mode x every scenario
     hakmem bench --callgrind           # plus instructions per malloc(32)+free pair
     hakmem bench --render bench/results   # re-render tables and charts from results.json
+    hakmem bench --doc docs/BENCHMARKS.md # also rewrite the report's generated section
 """
 from __future__ import annotations
 
@@ -51,6 +52,9 @@ def register(subparsers) -> None:
     p.add_argument("--out", type=Path, metavar="DIR",
                    help="output directory (default bench/results; bench/results/tmp/quick "
                         "with --quick; bench/results/matrix with --matrix)")
+    p.add_argument("--doc", type=Path, metavar="FILE",
+                   help="also rewrite the generated section of a report document "
+                        "(e.g. docs/BENCHMARKS.md; section 'main', or 'matrix' with --matrix)")
     p.add_argument("--render", type=Path, metavar="DIR_OR_JSON",
                    help="only re-render table.md, CSVs and charts from an earlier results.json")
     p.set_defaults(func=main)
@@ -63,12 +67,14 @@ def _split(text: str | None) -> list[str] | None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from hakmem.bench import allocators, harness, suite
+    from hakmem.bench import allocators, harness, report, suite
     if args.render:
         results = harness.load(args.render)
         out = args.out or (args.render if args.render.is_dir() else args.render.parent)
         for path in harness.write_outputs(results, out, charts_too=args.charts):
             print(path)
+        if args.doc:
+            print(report.update_document(args.doc, results, out if args.charts else None))
         return 0
 
     names = _split(args.allocators)
@@ -118,6 +124,9 @@ def main(args: argparse.Namespace) -> int:
         return 2
     results = harness.run(cfg)
     print((out / "table.md").read_text())
+    if args.doc:
+        report.update_document(args.doc, results, out if args.charts else None)
+        print(f"updated {args.doc}", file=sys.stderr)
     print(f"results: {out}", file=sys.stderr)
     probs = results["problems"]
     if probs:
