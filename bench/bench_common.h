@@ -155,13 +155,16 @@ static inline uint64_t bench_read_pages(const unsigned char *p, size_t n)
 
 /* Slot churn shared by random_mixed, mid_large and large: each iteration picks a
  * random slot; an empty slot gets a new block of random size in [min, max], a full
- * one is read back and freed. One iteration = one malloc or one free. */
+ * one is read back and freed. One iteration = one malloc or one free. With a time
+ * limit the loop may stop early; *done tells how many iterations ran (the checksum
+ * depends on it, so the harness compares checksums of equal-length runs only). */
 typedef struct {
     uint64_t iters, min, max, slots, seed;
     int touch_pages;
+    double max_seconds; /* > 0: stop early (at a multiple of 256 iterations) after this long */
 } bench_churn_args;
 
-static inline uint64_t bench_slot_churn(const bench_churn_args *a, double *secs)
+static inline uint64_t bench_slot_churn(const bench_churn_args *a, double *secs, uint64_t *done)
 {
     unsigned char **slot = calloc(a->slots, sizeof *slot);
     size_t *size = calloc(a->slots, sizeof *size);
@@ -173,7 +176,10 @@ static inline uint64_t bench_slot_churn(const bench_churn_args *a, double *secs)
     bench_rng_seed(&r, a->seed);
     uint64_t sum = 0;
     double t0 = bench_now();
-    for (uint64_t i = 0; i < a->iters; i++) {
+    uint64_t i;
+    for (i = 0; i < a->iters; i++) {
+        if (a->max_seconds > 0 && (i & 255) == 0 && i && bench_now() - t0 > a->max_seconds)
+            break;
         uint64_t x = bench_rng_next(&r);
         size_t k = (size_t)((x >> 16) % a->slots);
         if (slot[k]) {
@@ -202,6 +208,7 @@ static inline uint64_t bench_slot_churn(const bench_churn_args *a, double *secs)
     *secs = bench_now() - t0;
     free(slot);
     free(size);
+    *done = i;
     return sum;
 }
 

@@ -1,6 +1,7 @@
 /* large — slot churn of large blocks (default 64 KiB–1 MiB), every page of a block
  * written, so an allocator that unmaps and re-faults pays for it here.
- * usage: large [ITERATIONS=200000] [MIN=65536] [MAX=1048576] [SEED=42] [SLOTS=64] */
+ * usage: large [ITERATIONS=200000] [MIN=65536] [MAX=1048576] [SEED=42] [SLOTS=64]
+ *              [MAX_MS=0: no time limit, else stop after about MAX_MS milliseconds] */
 #include "bench_common.h"
 
 int main(int argc, char **argv)
@@ -12,6 +13,7 @@ int main(int argc, char **argv)
         .seed = bench_arg(argc, argv, 4, 42),
         .slots = bench_arg(argc, argv, 5, 64),
         .touch_pages = 1,
+        .max_seconds = (double)bench_arg(argc, argv, 6, 0) / 1000.0,
     };
     if (a.min < 2)
         a.min = 2;
@@ -20,11 +22,12 @@ int main(int argc, char **argv)
     if (a.slots == 0)
         a.slots = 1;
     double secs;
-    uint64_t sum = bench_slot_churn(&a, &secs);
+    uint64_t done;
+    uint64_t sum = bench_slot_churn(&a, &secs, &done);
     char extra[96];
     snprintf(extra, sizeof extra, "min_size=%llu max_size=%llu slots=%llu",
              (unsigned long long)a.min, (unsigned long long)a.max,
              (unsigned long long)a.slots);
-    bench_result("large", a.iters, secs, sum, extra);
+    bench_result("large", done, secs, sum, extra);
     return 0;
 }

@@ -26,8 +26,8 @@ TINY = {
     "tiny_hot": ["2000", "64", "8"],
     "larson": ["2", "16", "256", "2", "500", "64", "7"],
     "mid_large": ["500", "8192", "16384", "7", "32"],
-    "large": ["50", "65536", "262144", "7", "8"],
-    "vm": ["5", "2097152"],
+    "large": ["50", "65536", "262144", "7", "8", "10000"],
+    "vm": ["5", "2097152", "10000"],
     "cold_churn": ["2", "256k", "1024", "7"],
     "json_parse": ["3", "2048", "7", "2"],
     "prodcons": ["5000", "1", "128", "7"],
@@ -127,9 +127,9 @@ def test_resolve_allocators(tmp_path):
             assert "apt-get install" in a.detail
 
 
-def _run(scen, alloc, rep, ops, checksum="aa", status="ok", rss=1024, kind="measure"):
+def _run(scen, alloc, rep, ops, checksum="aa", status="ok", rss=1024, kind="measure", n=100.0):
     return Run(scenario=scen, allocator=alloc, rep=rep, kind=kind, status=status,
-               ops_per_sec=ops, checksum=checksum, maxrss_kib=rss, minflt=10, majflt=0,
+               ops_per_sec=ops, ops=n if status == "ok" else None, checksum=checksum, maxrss_kib=rss, minflt=10, majflt=0,
                command=f"LD_PRELOAD={alloc}.so out/bench/{scen} 1")
 
 
@@ -142,13 +142,15 @@ def test_summarize_medians_ratios_and_problems():
     runs += [_run("s", "broken", 0, 50.0),
              _run("s", "broken", 1, None, checksum=None, status="crash (SIGSEGV)")]
     runs += [_run("s", "wrong", i, 100.0, checksum="bb") for i in range(3)]
+    # a time-limited run of another length is not compared
+    runs += [_run("s", "fast", 4, 150.0, checksum="cc", n=42.0)]
     runs += [_run("s", "fast", 3, None, kind="profile")]
     runs[-1].syscalls, runs[-1].kernel_syscalls = 5, 40
     summ = {s.allocator: s for s in stats.summarize(runs, ["s"], allocs, "base")}
     assert summ["base"].ops_per_sec == 100.0 and summ["base"].ratio == 1.0
     f = summ["fast"]
-    assert (f.ops_per_sec, f.ops_per_sec_min, f.ops_per_sec_max) == (200.0, 180.0, 300.0)
-    assert f.ratio == 2.0 and f.rss_ratio == 2.0 and f.runs == 3
+    assert (f.ops_per_sec, f.ops_per_sec_min, f.ops_per_sec_max) == (190.0, 150.0, 300.0)
+    assert f.ratio == 1.9 and f.rss_ratio == 2.0 and f.runs == 4 and f.status == "ok"
     assert f.syscalls == 5 and f.kernel_syscalls == 40
     assert summ["broken"].status.startswith("crash") and summ["broken"].failed == 1
     assert summ["wrong"].status == "checksum mismatch"

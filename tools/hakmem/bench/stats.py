@@ -54,8 +54,11 @@ def summarize(runs: list[Run], scenarios: list[str], allocators: list, baseline:
         by_key.setdefault((r.scenario, r.allocator), []).append(r)
     out: list[Summary] = []
     for scen in scenarios:
-        reference = reference_checksum(
-            [r for r in runs if r.scenario == scen and r.kind != "profile"], baseline)
+        # Time-limited programs may stop early; the checksum depends on the number of
+        # ops, so runs are only compared with runs of the same length.
+        mine_all = [r for r in runs if r.scenario == scen and r.kind != "profile"]
+        reference = {ops: reference_checksum([r for r in mine_all if r.ops == ops], baseline)
+                     for ops in {r.ops for r in mine_all if r.ok}}
         rows: list[Summary] = []
         for alloc in allocators:
             if not alloc.usable:
@@ -86,18 +89,20 @@ def reference_checksum(runs: list[Run], baseline: str | None) -> str | None:
     return Counter(sums).most_common(1)[0][0]
 
 
-def _one(scen: str, alloc: str, runs: list[Run], reference: str | None) -> Summary:
+def _one(scen: str, alloc: str, runs: list[Run], reference: dict) -> Summary:
     measured = [r for r in runs if r.kind == "measure"]
     good = [r for r in measured if r.ok]
     bad = [r for r in runs if not r.ok]
     s = Summary(scen, alloc, "ok", runs=len(good), failed=len([r for r in measured if not r.ok]))
-    wrong = [r for r in runs if r.ok and r.checksum and reference and r.checksum != reference]
+    wrong = [r for r in runs if r.ok and r.checksum and reference.get(r.ops)
+             and r.checksum != reference[r.ops]]
     if bad:
         s.status = bad[0].status
         s.notes.append(f"{len(bad)} of {len(runs)} runs failed: {bad[0].status}")
     if wrong:
         s.status = "checksum mismatch"
-        s.notes.append(f"{len(wrong)} runs gave checksum {wrong[0].checksum}, expected {reference}")
+        s.notes.append(f"{len(wrong)} runs gave checksum {wrong[0].checksum}, "
+                       f"expected {reference[wrong[0].ops]}")
     thr = [r.ops_per_sec for r in good if r.ops_per_sec]
     if thr:
         s.ops_per_sec = median(thr)
