@@ -534,7 +534,7 @@ void hak_config_load(void)
     }
 
     const char *mode = env_get(MODE_ENV);
-    if (mode && *mode)
+    if (mode)
         apply_preset(mode);
     apply_variables();
     report_unknown();

@@ -2,6 +2,7 @@
 a rendered option table, run under controlled environments."""
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -356,3 +357,48 @@ def test_float_list_parser_rejects(driver, text):
 def test_fake_table_still_builds_and_loads(driver):
     r = driver("fake").run({"HAKMEM_TINY_TLS_CAP": "32"})
     assert r.config["mode"] == "fast" and r.config["options"]["tiny_tls_cap"]["value"] == 32
+
+
+def test_empty_mode_value_is_reported(driver):
+    r = driver("fast").run({"HAKMEM_MODE": ""})
+    assert len(r.lines) == 1 and r.lines[0].startswith("HAKMEM_MODE=: not one of minimal, fast")
+
+
+def test_real_at_secure_from_a_setuid_driver(driver, tmp_path):
+    """The unforced path: a driver without the test hook, setuid to another user, so the
+    kernel sets AT_SECURE (euid != uid) and getauxval() reports it."""
+    import os
+    import pwd
+    import shutil
+    import subprocess
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root to make a setuid-nobody program")
+    try:
+        nobody = pwd.getpwnam("nobody")
+    except KeyError:
+        pytest.skip("no user 'nobody'")
+    d = driver("fast")                        # compiled sources and table of a real mode
+    exe = tmp_path / "driver-secure"
+    cc = shutil.which("cc") or "cc"
+    gen = driver.rendered / "fast"
+    from conftest import DRIVER_SOURCES, ROOT
+    subprocess.run([cc, "-std=gnu11", "-O1", "-DHAK_DRIVER_REAL_SECURE",
+                    '-DHAK_VARIANT_NAME="release"', f"-I{ROOT / 'include'}", f"-I{ROOT / 'src'}",
+                    f"-I{ROOT / 'src' / 'config'}", f"-I{gen}", *map(str, DRIVER_SOURCES),
+                    str(gen / "hak_options.c"), "-o", str(exe)], check=True)
+    os.chmod(tmp_path, 0o755)
+    env = {"HAKMEM_TINY_TLS_CAP": "32"}
+    plain = d.run(env)
+    assert plain.config["secure"] is False      # the hook-free build, not setuid: not secure
+    from conftest import clean_env
+    p = subprocess.run([str(exe), "json"], env=clean_env(**env), capture_output=True, text=True)
+    assert p.returncode == 0 and json.loads(p.stdout)["secure"] is False
+    os.chown(exe, nobody.pw_uid, nobody.pw_gid)
+    os.chmod(exe, 0o4755)
+    p = subprocess.run([str(exe), "json"], env=clean_env(**env), capture_output=True, text=True)
+    if p.returncode != 0 or not json.loads(p.stdout)["secure"]:
+        pytest.skip("setuid bit not honoured here (nosuid mount?)")
+    cfg = json.loads(p.stdout)
+    assert cfg["options"]["tiny_tls_cap"] == {**cfg["options"]["tiny_tls_cap"], "value": 64,
+                                               "source": "default"}

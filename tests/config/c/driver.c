@@ -17,8 +17,11 @@
 
 static int g_force_secure;
 
-/* Overrides the weak getauxval(AT_SECURE) check in config.c. */
+#ifndef HAK_DRIVER_REAL_SECURE
+/* Overrides the weak getauxval(AT_SECURE) check in config.c (not in the build that checks
+ * the real one from a setuid driver). */
 int hak_config_secure(void) { return g_force_secure; }
+#endif
 
 int main(int argc, char **argv)
 {
