@@ -382,7 +382,7 @@ def test_real_at_secure_from_a_setuid_driver(driver, tmp_path):
     exe = tmp_path / "driver-secure"
     cc = shutil.which("cc") or "cc"
     gen = driver.rendered / "fast"
-    from conftest import DRIVER_SOURCES, ROOT
+    from cfgutil import DRIVER_SOURCES, ROOT
     subprocess.run([cc, "-std=gnu11", "-O1", "-DHAK_DRIVER_REAL_SECURE",
                     '-DHAK_VARIANT_NAME="release"', f"-I{ROOT / 'include'}", f"-I{ROOT / 'src'}",
                     f"-I{ROOT / 'src' / 'config'}", f"-I{gen}", *map(str, DRIVER_SOURCES),
@@ -391,7 +391,7 @@ def test_real_at_secure_from_a_setuid_driver(driver, tmp_path):
     env = {"HAKMEM_TINY_TLS_CAP": "32"}
     plain = d.run(env)
     assert plain.config["secure"] is False      # the hook-free build, not setuid: not secure
-    from conftest import clean_env
+    from cfgutil import clean_env
     p = subprocess.run([str(exe), "json"], env=clean_env(**env), capture_output=True, text=True)
     assert p.returncode == 0 and json.loads(p.stdout)["secure"] is False
     os.chown(exe, nobody.pw_uid, nobody.pw_gid)

@@ -7,7 +7,7 @@ from contextlib import redirect_stderr, redirect_stdout
 
 import pytest
 
-from conftest import ROOT, clean_env, hakmem_cli
+from cfgutil import ROOT, clean_env, hakmem_cli
 from hakmem import cli, envcheck, loader
 
 PROFILES = sorted((ROOT / "profiles").glob("*.env"))
