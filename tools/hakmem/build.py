@@ -86,3 +86,16 @@ def c_sources(src_dir: Path | str) -> list[str]:
     """Every .c under src/ (recursively), relative to the repository root, sorted."""
     src_dir = Path(src_dir)
     return sorted(p.relative_to(src_dir.parent).as_posix() for p in src_dir.rglob("*.c"))
+
+
+def schema_sources() -> list[Path]:
+    return GENERATOR_SOURCES
+
+
+def generate_schemas(target, source, env) -> int:
+    """generated/schema/*.schema.json: JSON Schemas of the YAML files, for editors."""
+    texts = render.json_schemas()
+    for t in target:
+        path = Path(str(t.abspath))
+        render.write_if_changed(path, texts[path.name])
+    return 0

@@ -269,6 +269,17 @@ def render_pc(prefix: str, mode: str, version: str) -> str:
     return render_template(PC_TEMPLATE, [], "hash", prefix=prefix, mode=mode, version=version)
 
 
+def json_schemas() -> dict[str, str]:
+    """JSON Schemas of options.yaml, a mode file and variants.yaml, for editors."""
+    from . import schema
+
+    opts = schema.OptionsFile.model_json_schema()
+    opts["properties"]["options"]["items"] = schema.Option.model_json_schema()
+    out = {"options.schema.json": opts, "mode.schema.json": schema.ModeFile.model_json_schema(),
+           "variants.schema.json": schema.VariantsFile.model_json_schema()}
+    return {name: json.dumps(s, indent=2, sort_keys=True) + "\n" for name, s in out.items()}
+
+
 # --------------------------------------------------------------------------- writing
 
 def write_if_changed(path: Path | str, text: str) -> bool:
@@ -313,6 +324,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=None, help="output root (default: generated/)")
     ap.add_argument("--docs", type=Path, default=None, help="render the configuration guide to this file")
     ap.add_argument("--check", action="store_true", help="with --docs: exit 1 when the file is stale")
+    ap.add_argument("--json-schema", type=Path, default=None, metavar="DIR",
+                    help="write JSON Schemas of the YAML files (for editors) into DIR")
     args = ap.parse_args(argv)
     try:
         names = loader.mode_names(args.modes_dir)
@@ -337,6 +350,10 @@ def main(argv: list[str] | None = None) -> int:
                     return 1
             elif write_if_changed(args.docs, text):
                 print(f"wrote {args.docs}")
+        if args.json_schema:
+            for name, text in json_schemas().items():
+                if write_if_changed(args.json_schema / name, text):
+                    print(f"wrote {args.json_schema / name}")
     except ConfigError as err:
         print(err, file=sys.stderr)
         return 2
