@@ -5,6 +5,7 @@
 #include "init.h"
 #include "integrity.h"
 #include "large.h"
+#include "learn/learn.h"
 #include "log.h"
 #include "os.h"
 #include "stats.h"
@@ -58,6 +59,9 @@ HAK_NOINLINE void *hak_alloc_slow(size_t n)
         b->head = *(void **)p;
         b->room++;
     } else {
+#if HAK_HAS_LEARN_HOOKS
+        hak_learn_on_refill(t, b, cls);   /* may resize the (empty) bin and its refill batch */
+#endif
         uint32_t want = b->cap < t->heap->refill[cls] ? b->cap : t->heap->refill[cls];
         p = hak_heap_refill(t->heap, b, cls, want);
         if (!p)
@@ -123,8 +127,13 @@ HAK_NOINLINE void hak_free_slow(void *p)
         hak_heap_return(t->heap, p, ss);
         return;
     }
-    if (b->room == 0)
-        bin_flush(t->heap, b, hak_bin_count(b) - b->cap / 2);
+    if (b->room == 0) {
+#if HAK_HAS_LEARN_HOOKS
+        hak_learn_on_overflow(t, b, cls); /* may grow the bin: then there is room and no flush */
+        if (b->room == 0)
+#endif
+            bin_flush(t->heap, b, hak_bin_count(b) - b->cap / 2);
+    }
     *(void **)p = b->head;
     b->head = p;
     b->room--;

@@ -1,0 +1,305 @@
+/* elo.c — ELO strategy selection for the large-block path, with the LEARN -> FROZEN -> CANARY lifecycle.
+ *
+ * Strategies (serve a large request from a cached block within W_MAX, from a cached block of the same
+ * size only, or with a fresh mapping) play matches: each play's cost is compared with the running mean
+ * cost of another strategy, a cheaper play wins, and both ratings move by K * (score - expected).
+ *   LEARN   plays the strategies in turn; after `learn_budget` plays (1024: convergence is bounded by
+ *           construction), or earlier once every strategy has 32 plays and the leader is 100 points
+ *           clear, the best-rated strategy becomes the champion and the phase turns FROZEN.
+ *   FROZEN  plays the champion only; every `canary_every` plays a CANARY starts.
+ *   CANARY  alternates the champion with one challenger (each canary the next one in turn) for
+ *           `canary_len` plays; a challenger whose mean cost is 5% below the champion's takes over.
+ *           Then FROZEN again.
+ * HAKMEM_ELO_PHASE sets the phase at start-up: learn; frozen (the default strategy, fixed: no
+ * canaries, as balanced ships); canary (the default strategy, re-tested by periodic canaries).
+ * Ratings decay toward 1500 every 256 plays by 0.98, or by HAKMEM_LEARN_DECAY when
+ * HAKMEM_LEARN_ADVANCED=1, so old evidence fades when the workload changes.
+ *
+ * The cost model is deterministic (syscalls, newly faulted pages, wasted pages), not a clock reading:
+ * timings on a shared machine are noise, and a model lets the unit tests replay a decision exactly. */
+#include "learn.h"
+#ifdef HAK_LEARN_PURE_ONLY
+#define HAK_LEARN_HAVE_ELO 1
+#else
+#define HAK_LEARN_HAVE_ELO HAK_FEATURE_ELO
+#endif
+
+#if HAK_LEARN_HAVE_ELO
+#include <string.h>
+
+/* ==================================================================== the rating machine (pure) */
+
+const char *hak_elo_phase_name(int phase)
+{
+    return phase == HAK_ELO_LEARN ? "learn" : phase == HAK_ELO_FROZEN ? "frozen" : phase == HAK_ELO_CANARY ? "canary" : "?";
+}
+
+void hak_elo_init(hak_elo_t *e, unsigned n, const char *const *names, int phase, unsigned champion)
+{
+    memset(e, 0, sizeof *e);
+    if (n > HAK_ELO_MAX)
+        n = HAK_ELO_MAX;
+    if (n == 0)
+        n = 1;
+    e->n = n;
+    for (unsigned i = 0; i < n; i++) {
+        e->name[i] = names ? names[i] : "";
+        e->rating[i] = HAK_ELO_BASE;
+        e->mean_cost[i] = -1.0;           /* not played yet */
+    }
+    e->champion = champion < n ? champion : 0;
+    e->challenger = (e->champion + 1) % n;
+    e->phase = phase;
+    e->learn_budget = 1024;
+    e->canary_every = phase == HAK_ELO_FROZEN ? 0 : 4096;   /* frozen at start-up: a fixed choice */
+    e->canary_len = 64;
+    e->decay = 0.98;
+    e->decay_every = 256;
+}
+
+/* e^x without libm (the .so links none): Taylor series on x/1024, squared ten times. */
+static double exp_small(double x)
+{
+    if (x > 40)
+        x = 40;
+    if (x < -40)
+        x = -40;
+    double y = x / 1024.0, t = 1.0, s = 1.0;
+    for (int i = 1; i <= 6; i++) {
+        t *= y / i;
+        s += t;
+    }
+    for (int i = 0; i < 10; i++)
+        s *= s;
+    return s;
+}
+
+double hak_elo_expected(double ra, double rb)
+{
+    return 1.0 / (1.0 + exp_small((rb - ra) / 400.0 * 2.302585092994046));   /* 10^((rb-ra)/400) */
+}
+
+void hak_elo_match(hak_elo_t *e, unsigned a, double cost_a, unsigned b, double cost_b)
+{
+    if (a == b || a >= e->n || b >= e->n)
+        return;
+    double hi = cost_a > cost_b ? cost_a : cost_b;
+    double s;
+    double diff = cost_a > cost_b ? cost_a - cost_b : cost_b - cost_a;
+    if (hi <= 0 || diff <= HAK_ELO_TIE * hi)
+        s = 0.5;
+    else
+        s = cost_a < cost_b ? 1.0 : 0.0;
+    double d = HAK_ELO_K * (s - hak_elo_expected(e->rating[a], e->rating[b]));
+    e->rating[a] += d;
+    e->rating[b] -= d;
+}
+
+unsigned hak_elo_best(const hak_elo_t *e)
+{
+    unsigned best = 0;
+    for (unsigned i = 1; i < e->n; i++)
+        if (e->rating[i] > e->rating[best])
+            best = i;
+    return best;
+}
+
+unsigned hak_elo_pick(hak_elo_t *e)
+{
+    switch (e->phase) {
+    case HAK_ELO_LEARN:
+        return e->cursor % e->n;
+    case HAK_ELO_CANARY:
+        return (e->phase_plays & 1) ? e->challenger : e->champion;
+    default:
+        return e->champion;
+    }
+}
+
+/* The opponent of a play by s: the next strategy in turn that has a cost on record. */
+static int opponent(const hak_elo_t *e, unsigned s)
+{
+    if (e->n < 2)
+        return -1;
+    unsigned start = 1 + (unsigned)(e->total_plays % (e->n - 1));   /* every pair meets in turn */
+    for (unsigned k = 0; k < e->n - 1; k++) {
+        unsigned o = (s + 1 + (start - 1 + k) % (e->n - 1)) % e->n;
+        if (o != s && e->mean_cost[o] >= 0)
+            return (int)o;
+    }
+    return -1;
+}
+
+static void freeze(hak_elo_t *e)
+{
+    e->champion = hak_elo_best(e);
+    e->phase = HAK_ELO_FROZEN;
+    e->phase_plays = 0;
+    e->freezes++;
+    if (!e->canary_every)
+        e->canary_every = 4096;           /* learned choices are re-tested */
+}
+
+static int converged(const hak_elo_t *e)
+{
+    if (e->n < 2)
+        return 1;
+    unsigned best = hak_elo_best(e);
+    double second = -1e300;
+    for (unsigned i = 0; i < e->n; i++) {
+        if (e->plays[i] < 32)
+            return 0;
+        if (i != best && e->rating[i] > second)
+            second = e->rating[i];
+    }
+    return e->rating[best] - second >= 100.0;
+}
+
+int hak_elo_result(hak_elo_t *e, unsigned s, double cost)
+{
+    if (s >= e->n)
+        return e->phase;
+    int o = opponent(e, s);
+    if (o >= 0)
+        hak_elo_match(e, s, cost, (unsigned)o, e->mean_cost[o]);
+    e->mean_cost[s] = e->mean_cost[s] < 0 ? cost : e->mean_cost[s] + (cost - e->mean_cost[s]) / 16.0;
+    e->plays[s]++;
+    e->total_plays++;
+    e->phase_plays++;
+    if (e->decay_every && e->total_plays % e->decay_every == 0)
+        for (unsigned i = 0; i < e->n; i++)
+            e->rating[i] = HAK_ELO_BASE + e->decay * (e->rating[i] - HAK_ELO_BASE);
+    switch (e->phase) {
+    case HAK_ELO_LEARN:
+        e->cursor++;
+        if (e->phase_plays >= e->learn_budget || converged(e))
+            freeze(e);
+        break;
+    case HAK_ELO_FROZEN:
+        if (e->canary_every && e->phase_plays >= e->canary_every && e->n > 1) {
+            e->phase = HAK_ELO_CANARY;
+            e->phase_plays = 0;
+            e->canary_cost[0] = e->canary_cost[1] = 0;
+            e->canary_plays[0] = e->canary_plays[1] = 0;
+            unsigned c = e->challenger;
+            if (c == e->champion)
+                c = (c + 1) % e->n;
+            e->challenger = c;
+        }
+        break;
+    case HAK_ELO_CANARY: {
+        int idx = s == e->champion ? 0 : s == e->challenger ? 1 : -1;
+        if (idx >= 0) {
+            e->canary_cost[idx] += cost;
+            e->canary_plays[idx]++;
+        }
+        if (e->phase_plays >= e->canary_len) {
+            double champ = e->canary_plays[0] ? e->canary_cost[0] / (double)e->canary_plays[0] : 0;
+            double chal = e->canary_plays[1] ? e->canary_cost[1] / (double)e->canary_plays[1] : 0;
+            e->canaries++;
+            if (e->canary_plays[1] && chal < champ * (1.0 - HAK_ELO_CANARY_WIN)) {
+                e->champion = e->challenger;
+                e->switches++;
+            }
+            /* next canary tries the next strategy */
+            unsigned c = (e->challenger + 1) % e->n;
+            if (c == e->champion)
+                c = (c + 1) % e->n;
+            e->challenger = c;
+            e->phase = HAK_ELO_FROZEN;
+            e->phase_plays = 0;
+        }
+        break;
+    }
+    default:
+        break;
+    }
+    return e->phase;
+}
+
+#ifndef HAK_LEARN_PURE_ONLY
+/* ==================================================================== the large-block selector */
+#include "log.h"
+
+#include <pthread.h>
+
+static const char *const large_names[HAK_ELO_LARGE_COUNT] = { "best_fit", "exact", "largest_fit" };
+static pthread_mutex_t elo_lock = PTHREAD_MUTEX_INITIALIZER;
+static hak_elo_t E;                       /* under elo_lock */
+static int e_ready;                       /* under elo_lock */
+static _Atomic int g_fixed = -1;          /* 1: frozen at start-up, nothing to learn; -1: not known yet */
+
+/* Cost in nanosecond-like units: a syscall ~2 us, a first-touch page fault ~0.5 us per 4 KiB page, and
+ * a page of waste held 0.05 us (memory is not free either). */
+double hak_elo_large_cost(unsigned syscalls, size_t fresh_bytes, size_t waste_bytes)
+{
+    return 2000.0 * syscalls + 500.0 * (double)(fresh_bytes >> 12) + 50.0 * (double)(waste_bytes >> 12);
+}
+
+static void ready_locked(void)
+{
+    if (e_ready)
+        return;
+    int phase = hak_cfg.elo_phase == HAK_ELO_PHASE_LEARN ? HAK_ELO_LEARN
+              : hak_cfg.elo_phase == HAK_ELO_PHASE_CANARY ? HAK_ELO_CANARY : HAK_ELO_FROZEN;
+    hak_elo_init(&E, HAK_ELO_LARGE_COUNT, large_names, phase == HAK_ELO_CANARY ? HAK_ELO_FROZEN : phase,
+                 HAK_ELO_LARGE_BEST);
+    if (phase == HAK_ELO_CANARY)
+        E.canary_every = 4096;            /* start frozen on the default, re-tested from the start */
+    E.decay = hak_cfg.learn_advanced ? hak_cfg.learn_decay : 0.98;
+    atomic_store_explicit(&g_fixed, phase == HAK_ELO_FROZEN, memory_order_relaxed);
+    e_ready = 1;
+}
+
+int hak_elo_large_event(unsigned s, double cost)
+{
+    if (atomic_load_explicit(&g_fixed, memory_order_relaxed) == 1)
+        return -1;                        /* HAKMEM_ELO_PHASE=frozen: the default strategy, nothing to do */
+    if (pthread_mutex_trylock(&elo_lock) != 0)
+        return -1;                        /* contended: skip this play rather than wait */
+    ready_locked();
+    if (E.phase == HAK_ELO_FROZEN && !E.canary_every) {
+        pthread_mutex_unlock(&elo_lock);
+        return -1;
+    }
+    int before = E.phase;
+    unsigned champ = E.champion;
+    int after = hak_elo_result(&E, s, cost);
+    if ((after != before || E.champion != champ) && (hak_cfg.adaptive_log || hak_cfg.debug_level >= 2))
+        hak_msg("[ELO] %s -> %s after %llu plays: champion %s (ratings best_fit %.0f, exact %.0f, largest_fit %.0f)",
+                hak_elo_phase_name(before), hak_elo_phase_name(after), (unsigned long long)E.total_plays,
+                large_names[E.champion], E.rating[0], E.rating[1], E.rating[2]);
+    int next = (int)hak_elo_pick(&E);
+    pthread_mutex_unlock(&elo_lock);
+    return next;
+}
+
+size_t hak_learn_elo_report(char *buf, size_t cap, size_t len, int json)
+{
+    pthread_mutex_lock(&elo_lock);
+    ready_locked();
+    hak_elo_t e = E;
+    pthread_mutex_unlock(&elo_lock);
+    if (json) {
+        len = hak_learn_fmt(buf, cap, len, "\"elo\":{\"phase\":\"%s\",\"champion\":\"%s\",\"plays\":%llu,"
+                            "\"freezes\":%llu,\"canaries\":%llu,\"switches\":%llu,\"strategies\":[",
+                            hak_elo_phase_name(e.phase), large_names[e.champion], (unsigned long long)e.total_plays,
+                            (unsigned long long)e.freezes, (unsigned long long)e.canaries,
+                            (unsigned long long)e.switches);
+        for (unsigned i = 0; i < e.n; i++)
+            len = hak_learn_fmt(buf, cap, len, "%s{\"name\":\"%s\",\"rating\":%.1f,\"plays\":%llu,\"mean_cost\":%.1f}",
+                                i ? "," : "", large_names[i], e.rating[i], (unsigned long long)e.plays[i],
+                                e.mean_cost[i] < 0 ? 0.0 : e.mean_cost[i]);
+        return hak_learn_fmt(buf, cap, len, "]}");
+    }
+    len = hak_learn_fmt(buf, cap, len, "  ELO (large blocks): phase %s, champion %s, %llu plays, %llu canaries, %llu switches\n",
+                        hak_elo_phase_name(e.phase), large_names[e.champion], (unsigned long long)e.total_plays,
+                        (unsigned long long)e.canaries, (unsigned long long)e.switches);
+    len = hak_learn_fmt(buf, cap, len, "    ratings:");
+    for (unsigned i = 0; i < e.n; i++)
+        len = hak_learn_fmt(buf, cap, len, " %s %.0f (%llu plays)", large_names[i], e.rating[i],
+                            (unsigned long long)e.plays[i]);
+    return hak_learn_fmt(buf, cap, len, "\n");
+}
+#endif /* !HAK_LEARN_PURE_ONLY */
+#endif /* HAK_LEARN_HAVE_ELO */
