@@ -21,7 +21,7 @@ int main(int argc, char **argv)
     bench_rng r;
     bench_rng_seed(&r, seed);
     uint64_t sum = 0, ops = 0;
-    double t0 = bench_now();
+    double t0 = bench_start();
     for (uint64_t round = 0; round < rounds; round++) {
         uint64_t n = 0, bytes = 0;
         while (bytes < ws && n < cap) {
@@ -46,7 +46,7 @@ int main(int argc, char **argv)
         }
         ops += n;
     }
-    double secs = bench_now() - t0;
+    double secs = bench_stop(t0);
     free(blk);
     free(len);
     char extra[96];

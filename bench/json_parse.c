@@ -382,7 +382,7 @@ int main(int argc, char **argv)
     for (uint64_t i = 0; i < distinct; i++)
         doc[i] = gen_document(seed + i, bytes, &len[i]);
     uint64_t sum = 0, nodes = 0;
-    double t0 = bench_now();
+    double t0 = bench_start();
     for (uint64_t i = 0; i < parses; i++) {
         uint64_t k = i % distinct;
         jnode *root = json_parse(doc[k], len[k]);
@@ -393,7 +393,7 @@ int main(int argc, char **argv)
         sum += walk(root, &nodes);
         node_free(root);
     }
-    double secs = bench_now() - t0;
+    double secs = bench_stop(t0);
     for (uint64_t i = 0; i < distinct; i++)
         free(doc[i]);
     free(doc);

@@ -68,7 +68,7 @@ int main(int argc, char **argv)
             arr[t].len[k] = n;
         }
     }
-    double t0 = bench_now();
+    double t0 = bench_start();
     for (uint64_t round = 0; round < rounds; round++) {
         for (uint64_t t = 0; t < threads; t++) {
             arr[t].seed = seed * 1000003u + round * 7919u + t;
@@ -80,7 +80,7 @@ int main(int argc, char **argv)
         for (uint64_t t = 0; t < threads; t++)
             pthread_join(tid[t], NULL);
     }
-    double secs = bench_now() - t0;
+    double secs = bench_stop(t0);
     uint64_t sum = 0;
     for (uint64_t t = 0; t < threads; t++) {
         sum += arr[t].sum;

@@ -77,7 +77,7 @@ int main(int argc, char **argv)
     if (!q || !tid)
         return 3;
     memset(q, 0, pairs * sizeof *q);
-    double t0 = bench_now();
+    double t0 = bench_start();
     for (uint64_t i = 0; i < pairs; i++) {
         q[i].items = items / pairs;
         q[i].max = max;
@@ -88,7 +88,7 @@ int main(int argc, char **argv)
     uint64_t sum = 0, ops = 0;
     for (uint64_t i = 0; i < 2 * pairs; i++)
         pthread_join(tid[i], NULL);
-    double secs = bench_now() - t0;
+    double secs = bench_stop(t0);
     for (uint64_t i = 0; i < pairs; i++) {
         sum += q[i].sum;
         ops += q[i].items;

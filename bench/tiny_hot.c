@@ -18,7 +18,7 @@ int main(int argc, char **argv)
     uint64_t nclasses = max / 16;
     unsigned char *ptr[4096];
     uint64_t rounds = pairs / batch, sum = 0, cls = 0;
-    double t0 = bench_now();
+    double t0 = bench_start();
     for (uint64_t r = 0; r < rounds; r++) {
         for (uint64_t i = 0; i < batch; i++) {
             size_t n = 16 * (1 + cls);
@@ -32,7 +32,7 @@ int main(int argc, char **argv)
             free(ptr[i]);
         }
     }
-    double secs = bench_now() - t0;
+    double secs = bench_stop(t0);
     char extra[64];
     snprintf(extra, sizeof extra, "max_size=%llu batch=%llu", (unsigned long long)max,
              (unsigned long long)batch);

@@ -14,7 +14,7 @@ int main(int argc, char **argv)
     if (size < 2)
         size = 2;
     uint64_t sum = 0;
-    double t0 = bench_now();
+    double t0 = bench_start();
     uint64_t i;
     for (i = 0; i < iters; i++) {
         if (max_s > 0 && (i & 15) == 0 && i && bench_now() - t0 > max_s)
@@ -24,7 +24,7 @@ int main(int argc, char **argv)
         sum += bench_read_pages(p, size);
         free(p);
     }
-    double secs = bench_now() - t0;
+    double secs = bench_stop(t0);
     char extra[48];
     snprintf(extra, sizeof extra, "size=%llu", (unsigned long long)size);
     bench_result("vm", i, secs, sum, extra);

@@ -60,6 +60,7 @@ def test_program_prints_one_result_line(name, bench_dir):
     assert res["bench"] == name
     assert res["ops"] > 0 and res["ops_per_sec"] > 0
     assert len(res["checksum"]) == 16 and res["peak_rss_kib"] > 0
+    assert res["cpu_seconds"] >= 0
     # deterministic: the same arguments give the same checksum
     again = runner.parse_result_line(
         subprocess.run([str(binary), *TINY[name]], capture_output=True, text=True,

@@ -28,6 +28,16 @@ def colors(names: list[str]) -> dict[str, str]:
     return out
 
 
+def _unit(peak: float, unit: str) -> tuple[float, str]:
+    """A per-panel scale so every panel reads in plain numbers (M ops/s, k ops/s...)."""
+    if unit != "ops/s":
+        return 1.0, unit
+    for factor, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if peak >= factor:
+            return factor, f"{prefix} {unit}"
+    return 1.0, unit
+
+
 def _grid(results: dict, path: Path, value: str, lo: str, hi: str, scale: float,
           ylabel: str, title: str) -> Path | None:
     names = [a["name"] for a in results["allocators"] if a["status"] == "ok"]
@@ -43,13 +53,18 @@ def _grid(results: dict, path: Path, value: str, lo: str, hi: str, scale: float,
     for i, sc in enumerate(scen):
         ax = axes[i // cols][i % cols]
         vals, errs_lo, errs_hi, labels = [], [], [], []
+        peak = max([(by.get((sc, n)) or {}).get(value) or 0 for n in names] + [0])
+        panel_scale, panel_label = _unit(peak, ylabel)
+        scale_here = scale * panel_scale
         for n in names:
             s = by.get((sc, n)) or {}
             v = s.get(value)
-            v = v / scale if v is not None else 0.0
+            v = v / scale_here if v is not None else 0.0
             vals.append(v)
-            errs_lo.append(max(0.0, v - (s.get(lo) or 0) / scale) if s.get(lo) is not None else 0)
-            errs_hi.append(max(0.0, (s.get(hi) or 0) / scale - v) if s.get(hi) is not None else 0)
+            errs_lo.append(max(0.0, v - (s.get(lo) or 0) / scale_here)
+                           if s.get(lo) is not None else 0)
+            errs_hi.append(max(0.0, (s.get(hi) or 0) / scale_here - v)
+                           if s.get(hi) is not None else 0)
             labels.append("✗" if s.get("status") not in (None, "ok") else "")
         x = range(len(names))
         ax.bar(x, vals, color=[cmap[n] for n in names], yerr=[errs_lo, errs_hi],
@@ -61,8 +76,7 @@ def _grid(results: dict, path: Path, value: str, lo: str, hi: str, scale: float,
         ax.set_xticks(list(x))
         ax.set_xticklabels(names, rotation=30, ha="right", fontsize=8)
         ax.tick_params(axis="y", labelsize=8)
-        if i % cols == 0:
-            ax.set_ylabel(ylabel, fontsize=8)
+        ax.set_ylabel(panel_label, fontsize=8)
     for j in range(len(scen), rows * cols):
         axes[j // cols][j % cols].axis("off")
     fig.suptitle(title, fontsize=11)
@@ -74,8 +88,8 @@ def _grid(results: dict, path: Path, value: str, lo: str, hi: str, scale: float,
 
 def throughput_chart(results: dict, path: Path) -> Path | None:
     meta = results["meta"]
-    return _grid(results, path, "ops_per_sec", "ops_per_sec_min", "ops_per_sec_max", 1e6,
-                 "M ops/s", f"Throughput, median of {meta['runs']} runs (bars: min–max); "
+    return _grid(results, path, "ops_per_sec", "ops_per_sec_min", "ops_per_sec_max", 1.0,
+                 "ops/s", f"Throughput, median of {meta['runs']} runs (bars: min–max); "
                  "higher is better")
 
 

@@ -44,7 +44,7 @@ def run(cfg: Config) -> dict:
     names = list(cfg.allocators)
     if cfg.baseline and cfg.baseline not in names:
         names.append(cfg.baseline)
-    allocs = alloc_mod.resolve_all(names, cfg.root, cfg.build, cfg.out / "logs")
+    allocs = alloc_mod.resolve_all(names, cfg.root, cfg.build, cfg.bench_dir / "logs")
     usable = [a for a in allocs if a.usable]
     scenarios = suite.select(cfg.scenarios)
     binaries = {s.program: suite.build_program(s.program, cfg.bench_dir, cfg.src_dir)

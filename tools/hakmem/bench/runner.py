@@ -42,6 +42,8 @@ class Run:
     seconds: float | None = None
     ops_per_sec: float | None = None
     ns_per_op: float | None = None
+    cpu_seconds: float | None = None      # process CPU time over the measured region
+    cpu_ops_per_sec: float | None = None  # ops / cpu_seconds
     checksum: str | None = None
     wall_s: float | None = None
     maxrss_kib: int | None = None         # peak RSS: the program's VmHWM, else rusage
@@ -262,11 +264,13 @@ def _execute(argv: list[str], env: dict[str, str], timeout: float, run: Run,
         run.status = "no result"
         return
     run.result = result
-    for key in ("ops", "seconds", "ops_per_sec", "ns_per_op"):
+    for key in ("ops", "seconds", "ops_per_sec", "ns_per_op", "cpu_seconds"):
         value = result.get(key)
         if isinstance(value, (int, float)):
             setattr(run, key, float(value))
     run.checksum = str(result.get("checksum")) if "checksum" in result else None
+    if run.ops and run.cpu_seconds and run.cpu_seconds > 0:
+        run.cpu_ops_per_sec = run.ops / run.cpu_seconds
     peak = result.get("peak_rss_kib")
     if isinstance(peak, int) and peak > 0:
         run.maxrss_kib = peak

@@ -31,6 +31,10 @@ class Summary:
     seconds: float | None = None
     cv_pct: float | None = None    # coefficient of variation of throughput
     ratio: float | None = None     # median throughput / baseline median throughput
+    cpu_ops_per_sec: float | None = None   # ops per CPU-second of the measured region
+    cpu_ops_per_sec_min: float | None = None
+    cpu_ops_per_sec_max: float | None = None
+    cpu_ratio: float | None = None
     maxrss_kib: float | None = None
     maxrss_kib_min: float | None = None
     maxrss_kib_max: float | None = None
@@ -71,6 +75,8 @@ def summarize(runs: list[Run], scenarios: list[str], allocators: list, baseline:
         for s in rows:
             if base and s.ops_per_sec:
                 s.ratio = s.ops_per_sec / base.ops_per_sec
+            if base and s.cpu_ops_per_sec and base.cpu_ops_per_sec:
+                s.cpu_ratio = s.cpu_ops_per_sec / base.cpu_ops_per_sec
             if base and s.maxrss_kib and base.maxrss_kib:
                 s.rss_ratio = s.maxrss_kib / base.maxrss_kib
         out.extend(rows)
@@ -109,6 +115,10 @@ def _one(scen: str, alloc: str, runs: list[Run], reference: dict) -> Summary:
         s.ops_per_sec_min, s.ops_per_sec_max = spread(thr)
         if len(thr) > 1 and statistics.mean(thr) > 0:
             s.cv_pct = 100.0 * statistics.stdev(thr) / statistics.mean(thr)
+    cpu = [r.cpu_ops_per_sec for r in good if r.cpu_ops_per_sec]
+    if cpu:
+        s.cpu_ops_per_sec = median(cpu)
+        s.cpu_ops_per_sec_min, s.cpu_ops_per_sec_max = spread(cpu)
     s.ns_per_op = median([r.ns_per_op for r in good if r.ns_per_op])
     s.seconds = median([r.seconds for r in good if r.seconds])
     rss = [float(r.maxrss_kib) for r in good if r.maxrss_kib]
