@@ -96,6 +96,27 @@ def test_unknown_mode_is_reported_with_the_closest_name(driver):
     assert r.config["options"]["mode"]["source"] == "default"
 
 
+def _pairs():
+    from hakmem import loader
+    modes = loader.resolve_all()
+    on = {m: {f for f, v in r.features.items() if v} for m, r in modes.items()}
+    return [(lib, preset) for lib in modes for preset in modes if on[preset] <= on[lib]]
+
+
+@pytest.mark.parametrize("lib,preset", _pairs(), ids=lambda x: x)
+def test_every_preset_applies_cleanly_where_its_features_exist(driver, modes, lib, preset):
+    """The generated preset values are all valid for the C parser, in every build that
+    has the preset's features."""
+    r = driver(lib).run({"HAKMEM_MODE": preset})
+    assert r.lines == []
+    cfg = r.config
+    for key, entry in cfg["options"].items():
+        if entry["compiled_in"] and not modes[preset].option(key).preset:
+            assert entry["source"] == "mode", key
+            opt = modes[preset].option(key)
+            assert entry["value"] == expected_json(opt, values.format_value(opt, modes[preset].values[key]))
+
+
 def test_preset_is_case_insensitive(driver):
     r = driver("balanced").run({"HAKMEM_MODE": "FaSt"})
     assert r.lines == [] and r.config["preset"] == "fast"
