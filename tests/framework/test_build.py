@@ -19,8 +19,15 @@ MALLOC_FAMILY = ["malloc", "free", "calloc", "realloc", "reallocarray", "posix_m
 # The prefixed API: every function the public header declares.
 HAK_API = re.findall(r"\b(hak_\w+)\s*\(", (ROOT / "include" / "hakmem.h").read_text())
 
-# Learner and ELO code is named hak_learn_* / hak_elo_* (one name segment).
-FEATURE_SEGMENT = {"alloc_learn": "learn", "cap_learn": "learn", "mem_learn": "learn", "elo": "elo"}
+# Learning code is named hak_learn_* (the shared part, used by ELO too) and, per feature:
+FEATURE_PREFIXES = {
+    "alloc_learn": ("hak_learn_alloc_",),
+    "cap_learn": ("hak_learn_cap_",),
+    "mem_learn": ("hak_learn_mem_", "hak_learn_wmax_"),
+    "elo": ("hak_elo_",),
+}
+LEARNING = tuple(FEATURE_PREFIXES)          # any of them needs the shared hak_learn_* code
+SEGMENT = re.compile(r"(^|_)(learn|elo)(_|$)", re.IGNORECASE)
 
 HERE = Path(__file__).resolve().parent
 CASES = [pytest.param(m, v, id=case_id(m, v)) for m in MODES for v in VARIANTS]
@@ -34,9 +41,8 @@ def dynamic_symbols(mode: str, variant: str) -> frozenset[str]:
     return frozenset(line.split()[-1].split("@")[0] for line in out.splitlines() if line.strip())
 
 
-def _segment_symbols(syms, segment: str) -> list[str]:
-    pat = re.compile(rf"(^|_){segment}(_|$)", re.IGNORECASE)
-    return sorted(s for s in syms if pat.search(s))
+def _with_prefix(syms, prefixes) -> list[str]:
+    return sorted(s for s in syms if s.startswith(prefixes))
 
 
 @pytest.mark.parametrize("mode,variant", CASES)
@@ -73,23 +79,25 @@ def test_malloc_family_only_where_interposing(built, mode, variant):
 def test_compiled_out_learning_is_absent(built, mode, variant):
     res = loader.resolve_mode(mode)
     syms = dynamic_symbols(mode, variant)
-    for segment in sorted(set(FEATURE_SEGMENT.values())):
-        features = [f for f, s in FEATURE_SEGMENT.items() if s == segment]
-        if not any(res.features[f] for f in features):
-            found = _segment_symbols(syms, segment)
-            assert not found, f"{case_id(mode, variant)} compiles out {features} yet exports {found}"
+    if not any(res.features[f] for f in LEARNING):
+        found = sorted(s for s in syms if SEGMENT.search(s))
+        assert not found, f"{case_id(mode, variant)} compiles out all learning yet exports {found}"
+    for feature, prefixes in FEATURE_PREFIXES.items():
+        if not res.features[feature]:
+            found = _with_prefix(syms, prefixes)
+            assert not found, f"{case_id(mode, variant)} compiles out {feature} yet exports {found}"
 
 
 @pytest.mark.parametrize("mode", [m for m in MODES
-                                  if any(loader.resolve_mode(m).features[f] for f in FEATURE_SEGMENT)])
+                                  if any(loader.resolve_mode(m).features[f] for f in LEARNING)])
 def test_compiled_in_learning_is_present(built, mode):
     """The positive side of the check above, in debug (default visibility shows internal names)."""
     res = loader.resolve_mode(mode)
     syms = dynamic_symbols(mode, "debug")
-    for feature, segment in FEATURE_SEGMENT.items():
+    for feature, prefixes in FEATURE_PREFIXES.items():
         if res.features[feature]:
-            assert _segment_symbols(syms, segment), \
-                f"{mode}-debug compiles in {feature} but has no hak_{segment}_* symbol"
+            assert _with_prefix(syms, prefixes), \
+                f"{mode}-debug compiles in {feature} but has no {'/'.join(prefixes)}* symbol"
 
 
 @pytest.mark.parametrize("mode,variant", CASES)
