@@ -18,7 +18,7 @@ for p in (str(ROOT / "tools"),):
     if p not in sys.path:
         sys.path.insert(0, p)
 
-from hakmem import loader, values  # noqa: E402
+from hakmem import values  # noqa: E402
 from hakmem.loader import Resolved  # noqa: E402
 from hakmem.schema import Option  # noqa: E402
 

@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from cfgutil import HERE, ROOT, clean_env, hakmem_cli
+from cfgutil import HERE, ROOT, hakmem_cli
 from cfgutil import expected_json, other_value
 from hakmem import envcheck, loader
 
