@@ -8,12 +8,18 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(build-essential gcc python3-pip valgrind sqlite3 git redis-server redis-tools
               libmimalloc2.0 libjemalloc2 libtcmalloc-minimal4)
 
-if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+    echo "setup.sh: system packages already installed"
+elif [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update
     apt-get install -y "${APT_PACKAGES[@]}"
 else
-    echo "setup.sh: not root or no apt-get; skipping system packages: ${APT_PACKAGES[*]}" >&2
+    echo "setup.sh: not root or no apt-get; install these yourself: ${missing[*]}" >&2
 fi
 
 # A distribution Python may refuse pip outside a venv (PEP 668); then install for the user anyway.
