@@ -28,7 +28,11 @@ def ensure_library(mode: str, variant: str, build: bool = True) -> Path:
     cmd = [scons] if scons else [sys.executable, "-m", "SCons"]
     cmd += ["-Q", f"mode={mode}", f"variant={variant}"]
     print(f"hakmem: building {path.relative_to(ROOT)}: {' '.join(cmd[-3:])}", file=sys.stderr)
-    proc = subprocess.run(cmd, cwd=ROOT, stdout=sys.stderr)
+    try:
+        out = sys.stderr.fileno()   # the build log goes to stderr: stdout is the command's
+    except (AttributeError, OSError, ValueError):
+        out = None
+    proc = subprocess.run(cmd, cwd=ROOT, stdout=out)
     if proc.returncode != 0 or not path.exists():
         raise FileNotFoundError(f"building {path.relative_to(ROOT)} failed "
                                 f"(scons exit {proc.returncode})")
