@@ -298,16 +298,16 @@ static void apply(unsigned i, const char *var, const char *text, hak_cfg_source_
 
 /* ---- modes and features ------------------------------------------------------------- */
 
-static const hak_mode_preset_t *find_preset(const char *name)
+/* The preset named by text: case-insensitive, surrounding blanks ignored (as any choice). */
+static const hak_mode_preset_t *find_preset(const char *text)
 {
-    for (unsigned i = 0; i < hak_mode_preset_count; i++) {
-        const char *a = hak_mode_presets[i].name, *b = name;
-        while (*a && *b && (*a | 0x20) == (*b | 0x20))
-            a++, b++;
-        if (!*a && !*b)
-            return &hak_mode_presets[i];
-    }
-    return NULL;
+    const char *names[64];
+    unsigned n = hak_mode_preset_count < 63 ? hak_mode_preset_count : 63;
+    for (unsigned i = 0; i < n; i++)
+        names[i] = hak_mode_presets[i].name;
+    names[n] = NULL;
+    int idx = hak_parse_choice(text, names);
+    return idx < 0 ? NULL : &hak_mode_presets[idx];
 }
 
 static int feature_compiled_in(const char *feature)

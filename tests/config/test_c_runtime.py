@@ -423,3 +423,11 @@ def test_real_at_secure_from_a_setuid_driver(driver, tmp_path):
     cfg = json.loads(p.stdout)
     assert cfg["options"]["tiny_tls_cap"] == {**cfg["options"]["tiny_tls_cap"], "value": 64,
                                                "source": "default"}
+
+
+@pytest.mark.parametrize("text", [" fast", "FAST\t", "Fast "])
+def test_preset_name_like_any_choice(driver, options, text):
+    assert envcheck.reject_reason(options.by_env("HAKMEM_MODE"), text) is None
+    r = driver("balanced").run({"HAKMEM_MODE": text})
+    assert r.lines == [] and r.config["preset"] == "fast"
+    assert r.config["options"]["mode"]["value"] == "fast"
