@@ -133,8 +133,8 @@ static void evaluate(hak_tls_t *t, hak_bin_t *b, unsigned cls, cls_state_t *s, u
                     a == HAK_LEARN_GROW ? "Grow" : "Shrink", cls, old, nc,
                     a == HAK_LEARN_GROW ? "grow" : "shrink", (unsigned long long)k);
     } else if (timed && log_on()) {
-        hak_msg("[TLS_CACHE] Keep class %u at %u slots (usage=%.1f%%)", cls, old,
-                old ? 100.0 * s->hwm / old : 0.0);
+        hak_msg("[TLS_CACHE] Keep class %u at %u slots (usage=%s%%)", cls, old,
+                hak_learn_fx(old ? 100.0 * s->hwm / old : 0.0, 1).s);
     }
     /* Refill batch: a class that only refills in the window (allocation-heavy) moves toward half its
      * cap, so it comes back less often; one that also overflowed moves back to the configured batch,
@@ -216,14 +216,15 @@ size_t hak_learn_alloc_report(char *buf, size_t cap, size_t len, int json)
                             "\"shrinks\":%llu,\"classes\":[", on ? "true" : "false", (unsigned long long)evals,
                             (unsigned long long)grows, (unsigned long long)shrinks);
         int first = 1;
-        for (unsigned c = 0; c < HAK_NCLASS; c++) {
+        for (unsigned c = 0; c < HAK_NCLASS && len + 128 < cap; c++) {   /* never a cut-off object */
             uint32_t cp = atomic_load_explicit(&g_cap[c], memory_order_relaxed);
-            if (!cp)
-                continue;
+            uint64_t g = atomic_load_explicit(&g_grows[c], memory_order_relaxed);
+            uint64_t k = atomic_load_explicit(&g_shrinks[c], memory_order_relaxed);
+            if (!cp || (!g && !k))
+                continue;                 /* classes the learner never resized */
             len = hak_learn_fmt(buf, cap, len, "%s{\"class\":%u,\"size\":%u,\"cap\":%u,\"grows\":%llu,\"shrinks\":%llu}",
-                                first ? "" : ",", c, hak_class_size[c], cp,
-                                (unsigned long long)atomic_load_explicit(&g_grows[c], memory_order_relaxed),
-                                (unsigned long long)atomic_load_explicit(&g_shrinks[c], memory_order_relaxed));
+                                first ? "" : ",", c, hak_class_size[c], cp, (unsigned long long)g,
+                                (unsigned long long)k);
             first = 0;
         }
         return hak_learn_fmt(buf, cap, len, "]}");

@@ -146,9 +146,9 @@ static void decide(uint64_t now_ms)
             last_change_ms[i] = now_ms;
             changed = 1;
             if (log_on())
-                hak_msg("[CAP_LEARN] %s class %u (%u B): hit %.3f, target %.2f \xe2\x86\x92 cap %u \xe2\x86\x92 %u",
+                hak_msg("[CAP_LEARN] %s class %u (%u B): hit %s, target %s \xe2\x86\x92 cap %u \xe2\x86\x92 %u",
                         a == HAK_LEARN_GROW ? "Grow" : "Shrink", mid_first + i, hak_class_size[mid_first + i],
-                        pm / 1000.0, P.target, cap, nc);
+                        hak_learn_fx(pm / 1000.0, 3).s, hak_learn_fx(P.target, 2).s, cap, nc);
         }
     }
     if (th + tm) {
@@ -245,7 +245,7 @@ size_t hak_learn_cap_report(char *buf, size_t cap, size_t len, int json)
         len = hak_learn_fmt(buf, cap, len, "\"cap_learn\":{\"enabled\":%s,\"target_hit\":%.3f,\"windows\":%llu,"
                             "\"mid_hit_rate\":%.4f,\"classes\":[", on ? "true" : "false", P.target,
                             (unsigned long long)windows, rate);
-        for (unsigned i = 0; i < mid_count; i++)
+        for (unsigned i = 0; i < mid_count && len + 128 < cap; i++)
             len = hak_learn_fmt(buf, cap, len, "%s{\"class\":%u,\"size\":%u,\"cap\":%u,\"hit_rate\":%.3f,\"steps\":%llu}",
                                 i ? "," : "", mid_first + i, hak_class_size[mid_first + i],
                                 atomic_load_explicit(&g_cap[i], memory_order_relaxed),

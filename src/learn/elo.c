@@ -266,9 +266,10 @@ int hak_elo_large_event(unsigned s, double cost)
     unsigned champ = E.champion;
     int after = hak_elo_result(&E, s, cost);
     if ((after != before || E.champion != champ) && (hak_cfg.adaptive_log || hak_cfg.debug_level >= 2))
-        hak_msg("[ELO] %s -> %s after %llu plays: champion %s (ratings best_fit %.0f, exact %.0f, largest_fit %.0f)",
+        hak_msg("[ELO] %s -> %s after %llu plays: champion %s (ratings best_fit %s, exact %s, largest_fit %s)",
                 hak_elo_phase_name(before), hak_elo_phase_name(after), (unsigned long long)E.total_plays,
-                large_names[E.champion], E.rating[0], E.rating[1], E.rating[2]);
+                large_names[E.champion], hak_learn_fx(E.rating[0], 0).s, hak_learn_fx(E.rating[1], 0).s,
+                hak_learn_fx(E.rating[2], 0).s);
     int next = (int)hak_elo_pick(&E);
     pthread_mutex_unlock(&elo_lock);
     return next;

@@ -18,6 +18,40 @@ uint64_t hak_learn_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+hak_learn_fx_t hak_learn_fx(double v, int dec)
+{
+    hak_learn_fx_t r;
+    char tmp[32];
+    int n = 0, neg = v < 0;
+    if (dec < 0)
+        dec = 0;
+    if (dec > 6)
+        dec = 6;
+    if (neg)
+        v = -v;
+    if (v > 1e15)
+        v = 1e15;
+    uint64_t scale = 1;
+    for (int i = 0; i < dec; i++)
+        scale *= 10;
+    uint64_t x = (uint64_t)(v * (double)scale + 0.5);
+    for (int i = 0; i < dec; i++, x /= 10)
+        tmp[n++] = (char)('0' + x % 10);
+    if (dec)
+        tmp[n++] = '.';
+    do {
+        tmp[n++] = (char)('0' + x % 10);
+        x /= 10;
+    } while (x);
+    int k = 0;
+    if (neg)
+        r.s[k++] = '-';
+    while (n)
+        r.s[k++] = tmp[--n];
+    r.s[k] = 0;
+    return r;
+}
+
 size_t hak_learn_fmt(char *buf, size_t cap, size_t len, const char *fmt, ...)
 {
     if (!cap || len >= cap - 1)

@@ -201,6 +201,10 @@ size_t hak_learn_report_json(char *buf, size_t cap);
 
 /* ---- shared by the learner files (internal) ---------------------------------------------------- */
 uint64_t hak_learn_now_ns(void);
+/* A double as text with `dec` decimals, for hak_msg (which formats no floating point and never
+ * allocates): hak_msg("hit %s", hak_learn_fx(rate, 3).s). */
+typedef struct hak_learn_fx { char s[32]; } hak_learn_fx_t;
+hak_learn_fx_t hak_learn_fx(double v, int dec);
 size_t hak_learn_fmt(char *buf, size_t cap, size_t len, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 #if HAK_FEATURE_ALLOC_LEARN
 void hak_learn_alloc_event(struct hak_tls *t, struct hak_bin *b, unsigned cls, int overflow, uint64_t now);

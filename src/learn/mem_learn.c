@@ -200,6 +200,7 @@ int hak_learn_wmax_step(hak_learn_wmax_t *w, uint64_t now_ms)
 static pthread_mutex_t mem_lock = PTHREAD_MUTEX_INITIALIZER;
 static hak_learn_mem_t M;                 /* under mem_lock */
 static int m_ready;                       /* under mem_lock */
+static uint64_t last_trim_ms;             /* under mem_lock */
 static _Atomic uint64_t g_ops, g_last_ms, g_trims, g_trimmed_bytes, g_util_pm, g_windows;
 static _Atomic uint32_t g_trim_epoch;
 static _Atomic int g_thp;
@@ -260,10 +261,14 @@ void hak_learn_mem_event(hak_tls_t *t, uint32_t blocks, uint64_t now)
         if (f & HAK_LEARN_MEM_THP_CHANGED) {
             atomic_store_explicit(&g_thp, M.thp, memory_order_relaxed);
             if (log_on())
-                hak_msg("[MEM_LEARN] THP advice %s (utilisation %.1f%%, threshold %.0f%%)",
-                        M.thp == HAK_LEARN_THP_ON ? "on" : "off", 100 * M.last_util, 100 * M.threshold);
+                hak_msg("[MEM_LEARN] THP advice %s (utilisation %s%%, threshold %s%%)",
+                        M.thp == HAK_LEARN_THP_ON ? "on" : "off", hak_learn_fx(100 * M.last_util, 1).s,
+                        hak_learn_fx(100 * M.threshold, 0).s);
         }
+        if ((f & HAK_LEARN_MEM_TRIM) && now_ms - last_trim_ms < 1000)
+            f &= ~HAK_LEARN_MEM_TRIM;         /* at most one trim a second: trimming is not free */
         if (f & HAK_LEARN_MEM_TRIM) {
+            last_trim_ms = now_ms;
             size_t r = hak_ss_cache_trim(0);
 #if HAK_LEARN_TRIMS_BIGCACHE
             hak_bigcache_decay(now, 0, 0);    /* cached large blocks keep their mappings, lose their pages */
@@ -272,8 +277,8 @@ void hak_learn_mem_event(hak_tls_t *t, uint32_t blocks, uint64_t now)
             atomic_fetch_add_explicit(&g_trims, 1, memory_order_relaxed);
             atomic_fetch_add_explicit(&g_trim_epoch, 1, memory_order_relaxed);
             if (log_on())
-                hak_msg("[MEM_LEARN] Trim: utilisation %.1f%% (%llu of %zu B live); %zu B of cached SuperSlabs released",
-                        100 * M.last_util, (unsigned long long)live, u.mapped_bytes, r);
+                hak_msg("[MEM_LEARN] Trim: utilisation %s%% (%llu of %zu B live); %zu B of cached SuperSlabs released",
+                        hak_learn_fx(100 * M.last_util, 1).s, (unsigned long long)live, u.mapped_bytes, r);
         }
     }
     pthread_mutex_unlock(&mem_lock);
@@ -321,11 +326,14 @@ void hak_learn_wmax_event(size_t request, size_t block, int hit, uint64_t now_ms
         atomic_store_explicit(&g_w_trials, W.trials, memory_order_relaxed);
         if (log_on()) {
             if (ev == HAK_WMAX_EV_TRIAL)
-                hak_msg("[WMAX] Trial %.2f against incumbent %.2f (score %.4f)", after, before, W.inc_score);
+                hak_msg("[WMAX] Trial %s against incumbent %s (score %s)", hak_learn_fx(after, 2).s,
+                        hak_learn_fx(before, 2).s, hak_learn_fx(W.inc_score, 4).s);
             else if (ev == HAK_WMAX_EV_ADOPT)
-                hak_msg("[WMAX] Adopt %.2f: score %.4f beats %.4f by more than %.3f", before, W.last_score, inc, W.adopt);
+                hak_msg("[WMAX] Adopt %s: score %s beats %s by more than %s", hak_learn_fx(before, 2).s,
+                        hak_learn_fx(W.last_score, 4).s, hak_learn_fx(inc, 4).s, hak_learn_fx(W.adopt, 3).s);
             else if (ev == HAK_WMAX_EV_REJECT)
-                hak_msg("[WMAX] Reject %.2f: score %.4f against %.4f; keep %.2f", before, W.last_score, inc, after);
+                hak_msg("[WMAX] Reject %s: score %s against %s; keep %s", hak_learn_fx(before, 2).s,
+                        hak_learn_fx(W.last_score, 4).s, hak_learn_fx(inc, 4).s, hak_learn_fx(after, 2).s);
         }
     }
     pthread_mutex_unlock(&wmax_lock);

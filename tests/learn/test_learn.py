@@ -1,0 +1,170 @@
+"""Learning: decision rules on synthetic inputs, stability under threads (TSan), visible adaptation.
+
+* The decision rules of every learner (grow, shrink, hold, dwell, adopt, reject, ELO convergence and
+  the LEARN -> FROZEN -> CANARY lifecycle) run in tests/learn/c/decide.c without the allocator.
+* The learning mode and the adaptive and tight profiles run the multi-threaded stress
+  (tests/core/c/stress_mt.c) and 16-thread larson-style and phase-shift workloads against the
+  tsan variant: clean and to completion.
+* The release .so under LD_PRELOAD gives the same checksums as glibc with learning on, logs its
+  adaptation, and shows the learners' state in the statistics.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+import learnutil as u
+
+GROUPS = ["size", "cap", "mem", "wmax", "elo"]
+
+# (name, environment): the learning mode's own defaults, then the two learning profiles.
+CONFIGS = {
+    "learning": {"HAKMEM_MODE": "learning"},
+    "adaptive": u.profile_env("adaptive"),
+    "tight": u.profile_env("tight"),
+}
+# Short windows so every learner acts within a test-sized run.
+FAST_WINDOWS = {"HAKMEM_LEARN_WINDOW_MS": "500", "HAKMEM_LEARN_MIN_SAMPLES": "64", "HAKMEM_CAP_DWELL_SEC_MID": "1",
+                "HAKMEM_MEM_LEARN_WINDOW": "2000"}
+
+
+@pytest.fixture(scope="module")
+def decide():
+    return u.decide_driver()
+
+
+@pytest.mark.parametrize("group", GROUPS)
+def test_decision_rules(decide, group):
+    res = u.run([decide, group], u.clean_env(), 60)
+    lines = res.stdout.splitlines()
+    fails = [l for l in lines if l.startswith("FAIL ")]
+    assert res.returncode == 0 and not fails and any(l.startswith("summary ") for l in lines), \
+        res.describe() + "\n" + "\n".join(fails)
+    assert sum(l.startswith("ok ") for l in lines) >= 5
+
+
+def test_decision_rules_cover_every_outcome(decide):
+    """The driver names each outcome the issue asks for: grow, shrink, hold, dwell, adopt, reject."""
+    out = u.run([decide], u.clean_env(), 60).stdout
+    for word in ("grow", "shrink", "hold", "dwell", "adopt", "reject", "converges", "canary"):
+        assert any(word in l for l in out.splitlines() if l.startswith("ok ")), word
+
+
+def _symbols(mode: str) -> set[str]:
+    so = u.support.so_path(mode, "release")
+    if not so.exists():
+        pytest.skip(f"{so} is not built")
+    out = subprocess.run(["nm", str(so)], capture_output=True, text=True).stdout
+    return {l.split()[-1] for l in out.splitlines() if l.strip()}
+
+
+@pytest.mark.parametrize("mode", u.support.MODES)
+def test_learners_compiled_only_with_their_feature(built, mode):
+    feats = u.loader.resolve_mode(mode).features
+    syms = _symbols(mode)
+    assert ("hak_learn_on_refill" in syms) == bool(feats.get("alloc_learn") or feats.get("cap_learn")
+                                                    or feats.get("mem_learn"))
+    assert ("hak_learn_cap_decide" in syms) == bool(feats.get("cap_learn"))
+    assert ("hak_learn_wmax_step" in syms) == bool(feats.get("mem_learn"))
+    assert ("hak_elo_result" in syms) == bool(feats.get("elo"))
+    if not any(feats.get(f) for f in ("alloc_learn", "cap_learn", "mem_learn", "elo")):
+        assert not [s for s in syms if s.startswith(("hak_learn_", "hak_elo_"))]
+
+
+# ---------------------------------------------------------------- TSan: stable under many threads
+
+TSAN_RUNS = {
+    "stress_mt": ["16", "2", "2500"],                      # threads rounds ops/thread/round
+    "larson": ["16", "16", "1024", "2", "6000", "200", "42"],   # 16 threads
+    "phase_shift": ["4", "160000", "16", "4", "256", "42"],     # size mix and thread count shift
+}
+
+
+@pytest.mark.tsan
+@pytest.mark.slow
+@pytest.mark.parametrize("program", list(TSAN_RUNS))
+@pytest.mark.parametrize("config", list(CONFIGS))
+def test_tsan_clean(built, config, program):
+    mode = "learning"
+    so = u.support.so_path(mode, "tsan")
+    if not so.exists():
+        pytest.skip(f"{so} is not built")
+    exe = u.tsan_driver(program, mode)
+    env = u.clean_env({**CONFIGS[config], **FAST_WINDOWS, "TSAN_OPTIONS": u.TSAN_OPTIONS,
+                       "HAKMEM_ADAPTIVE_LOG": "1"})
+    res = u.run([exe, *TSAN_RUNS[program]], env, 600)
+    note = f"[{config}] "
+    assert not res.timed_out and res.returncode == 0, res.describe(note)
+    assert "WARNING: ThreadSanitizer" not in res.stderr, res.describe(note)
+    if program == "stress_mt":
+        assert "summary " in res.stdout and "failures=0" in res.stdout, res.describe(note)
+    else:
+        assert res.result_line().get("ops"), res.describe(note)
+
+
+# ---------------------------------------------------------------- release: same answers, visible adaptation
+
+@pytest.fixture(scope="module")
+def glibc_larson():
+    exe = u.bench_program("larson")
+    res = u.run([exe, "16", "16", "1024", "3", "40000", "500", "42"], u.clean_env(), 300)
+    assert res.returncode == 0, res.describe()
+    return res.result_line()["checksum"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("config", list(CONFIGS) + ["research"])
+def test_larson_16_threads_release(built, glibc_larson, config):
+    mode = "research" if config == "research" else "learning"
+    env = dict(CONFIGS.get(config, {"HAKMEM_MODE": "research", "HAKMEM_DEBUG_LEVEL": "0"}))
+    env["LD_PRELOAD"] = str(u.support.so_path(mode, "release"))
+    exe = u.bench_program("larson")
+    res = u.run([exe, "16", "16", "1024", "3", "40000", "500", "42"], u.clean_env(env), 300)
+    assert res.returncode == 0 and not res.timed_out, res.describe(f"[{config}] ")
+    assert res.result_line()["checksum"] == glibc_larson
+
+
+def test_phase_shift_adaptation_is_logged(built, tmp_path):
+    """Learner logs show the caches growing in the burst phases and shrinking after the shift, the CAP
+    learner stepping the MID caps, and the learner state reaches the statistics."""
+    exe = u.bench_program("phase_shift")
+    glibc = u.run([exe, "4", "1000000"], u.clean_env(), 300)
+    stats = tmp_path / "stats.json"
+    env = u.clean_env({"LD_PRELOAD": str(u.support.so_path("learning", "release")), "HAKMEM_MODE": "learning",
+                       "HAKMEM_ADAPTIVE_LOG": "1", "HAKMEM_STATS_FILE": str(stats), **FAST_WINDOWS})
+    res = u.run([exe, "4", "1000000"], env, 300)
+    assert res.returncode == 0, res.describe()
+    assert res.result_line()["checksum"] == glibc.result_line()["checksum"]
+    err = res.stderr
+    assert "[ADAPTIVE] Adaptive sizing initialized (initial_cap=64, min=16, max=2048)" in err
+    assert "[TLS_CACHE] Grow class" in err and "\u2192" in err
+    assert "[TLS_CACHE] Shrink class" in err
+    assert "[CAP_LEARN]" in err
+    data = json.loads(stats.read_text())
+    learn = data["learning"]
+    assert learn["alloc_learn"]["grows"] > 0 and learn["alloc_learn"]["shrinks"] > 0
+    assert any(c["cap"] >= 512 for c in learn["alloc_learn"]["classes"])
+    assert learn["cap_learn"]["windows"] >= 1 and 0 < learn["cap_learn"]["mid_hit_rate"] <= 1
+    assert learn["mem_learn"]["enabled"] and learn["mem_learn"]["windows"] >= 1
+    assert learn["elo"]["phase"] in ("learn", "frozen", "canary")
+
+
+def test_learning_off_leaves_caches_alone(built):
+    exe = u.bench_program("phase_shift")
+    env = u.clean_env({"LD_PRELOAD": str(u.support.so_path("learning", "release")), "HAKMEM_MODE": "learning",
+                       "HAKMEM_ALLOC_LEARN": "0", "HAKMEM_MEM_LEARN": "0", "HAKMEM_ADAPTIVE_LOG": "1"})
+    res = u.run([exe, "2", "400000"], env, 300)
+    assert res.returncode == 0, res.describe()
+    assert "[TLS_CACHE]" not in res.stderr and "[CAP_LEARN]" not in res.stderr and "[MEM_LEARN]" not in res.stderr
+
+
+def test_tight_profile_keeps_its_caps(built):
+    """tight.env turns adaptive sizing off: its 32-slot TINY caches are never grown."""
+    exe = u.bench_program("phase_shift")
+    env = u.clean_env({**CONFIGS["tight"], "LD_PRELOAD": str(u.support.so_path("learning", "release")),
+                       "HAKMEM_ADAPTIVE_LOG": "1"})
+    res = u.run([exe, "2", "400000"], env, 300)
+    assert res.returncode == 0, res.describe()
+    assert "[TLS_CACHE] Grow" not in res.stderr
