@@ -116,3 +116,17 @@ def test_profile_runs_a_threaded_workload(built, larson_mini, profile):
     assert "larson_mini: ok" in p.stdout
     assert [ln for ln in p.stderr.splitlines() if ln.startswith("hakmem: HAKMEM_")] == [], \
         "a profile used with its build draws no configuration message"
+
+
+def test_config_of_a_profile(built):
+    p = hakmem_cli("config", "--json", "--clean", "--no-build",
+                   "--env-file", str(ROOT / "profiles" / "tight.env"),
+                   "--env-file", str(ROOT / "profiles" / "tiny-balanced.env"))
+    assert p.returncode == 0, p.stderr
+    cfg = json.loads(p.stdout)
+    assert cfg["mode"] == "learning"                    # from tight.env's # hakmem-mode:
+    assert cfg["options"]["tiny_tls_class_override"]["value"] == "C0:256:16,C1:256:16,C2:256:16,C3:192:12"
+    assert cfg["options"]["mem_learn_threshold"]["value"] == 0.9
+    assert [ln for ln in p.stderr.splitlines() if ln.startswith("hakmem: HAKMEM_")] == []
+    p = hakmem_cli("config", "--no-build", "--env-file", "/nonexistent.env")
+    assert p.returncode == 2 and "cannot read" in p.stderr

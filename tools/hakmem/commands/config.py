@@ -15,7 +15,7 @@ import re
 import subprocess
 import sys
 
-from .. import libpath, loader
+from .. import envcheck, libpath, loader
 
 _ASSIGN = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)", re.S)
 
@@ -41,13 +41,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="JSON instead of the text table")
     p.add_argument("--clean", action="store_true",
                    help="ignore HAKMEM_* variables of the current environment")
+    p.add_argument("--env-file", action="append", default=[], metavar="FILE",
+                   help="add the KEY=VALUE lines of FILE (a profile; repeatable, later files "
+                        "win); its `# hakmem-mode:` comment is the default --mode")
     p.add_argument("--no-build", action="store_true", help="fail instead of building a missing .so")
     p.add_argument("assign", nargs="*", metavar="ENV=VALUE", help="variables to set for the query")
     p.set_defaults(func=run)
 
 
-def child_env(assign: list[str], clean: bool) -> dict[str, str]:
+def child_env(assign: list[str], clean: bool, files: list[envcheck.EnvFile] = ()) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not (clean and k.startswith("HAKMEM_"))}
+    for f in files:
+        env.update({e.name: e.value for e in f.entries})
     for a in assign:
         m = _ASSIGN.fullmatch(a)
         if not m:
@@ -58,9 +63,14 @@ def child_env(assign: list[str], clean: bool) -> dict[str, str]:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        env = child_env(args.assign, args.clean)
+        files = [envcheck.read_env_file(f) for f in args.env_file]
+        env = child_env(args.assign, args.clean, files)
         names = loader.mode_names()
-        mode = args.mode or loader.default_mode()
+        file_mode = next((f.mode for f in reversed(files) if f.mode), None)
+        mode = args.mode or file_mode or loader.default_mode()
+    except OSError as exc:
+        print(f"hakmem config: cannot read {exc.filename}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     except (ValueError, loader.ConfigError) as exc:
         print(f"hakmem config: {exc}", file=sys.stderr)
         return 2
