@@ -31,6 +31,7 @@ TINY = {
     "cold_churn": ["2", "256k", "1024", "7"],
     "json_parse": ["3", "2048", "7", "2"],
     "prodcons": ["5000", "1", "128", "7"],
+    "phase_shift": ["2", "4096", "2", "1", "64", "7"],
 }
 
 needs_cc = pytest.mark.skipif(shutil.which("gcc") is None and shutil.which("cc") is None,

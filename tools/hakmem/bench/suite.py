@@ -75,6 +75,11 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in [
              ("200000", "1", "512", "42"), "block passed and freed remotely",
              "1 producer + 1 consumer thread, 16–512 B blocks through a ring",
              threads=2),
+    Scenario("phase_shift", "phase_shift", ("6", "4000000", "16", "4", "512", "42"),
+             ("4", "1000000", "16", "4", "512", "42"), "malloc or free",
+             "phases alternate: 4 threads building and freeing bursts of 512 blocks of 48–256 B, "
+             "16 threads churning 4–32 KiB blocks (size mix and thread count shift; for learning)",
+             threads=16),
 ]}
 
 DEFAULT_SCENARIOS = list(SCENARIOS)
