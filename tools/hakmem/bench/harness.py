@@ -3,6 +3,7 @@ aggregate, count instructions, write every output."""
 from __future__ import annotations
 
 import json
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +45,9 @@ def run(cfg: Config) -> dict:
     names = list(cfg.allocators)
     if cfg.baseline and cfg.baseline not in names:
         names.append(cfg.baseline)
+    if cfg.progress and cfg.build and any(n.startswith("hakmem-") for n in names):
+        print("hakmem bench: bringing hakmem libraries up to date (scons)...",
+              file=sys.stderr, flush=True)
     allocs = alloc_mod.resolve_all(names, cfg.root, cfg.build, cfg.bench_dir / "logs")
     usable = [a for a in allocs if a.usable]
     scenarios = suite.select(cfg.scenarios)

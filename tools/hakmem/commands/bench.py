@@ -28,7 +28,7 @@ def register(subparsers) -> None:
     p.add_argument("--scenarios", metavar="LIST",
                    help=f"comma-separated subset of: {','.join(suite.SCENARIOS)} (default all)")
     p.add_argument("--runs", type=int, help="measured runs per scenario and allocator "
-                                            "(default 9, --quick 5)")
+                                            "(default 9; 5 with --quick or --matrix)")
     p.add_argument("--warmup", type=int, help="warm-up runs, not measured (default 1, --quick 0)")
     p.add_argument("--baseline", help="allocator the ratios are against "
                                       "(default glibc; hakmem-minimal with --matrix)")
@@ -103,7 +103,7 @@ def main(args: argparse.Namespace) -> int:
     cfg = harness.Config(
         allocators=names,
         scenarios=[s.name for s in scenarios],
-        runs=args.runs if args.runs is not None else (5 if args.quick else 9),
+        runs=args.runs if args.runs is not None else (5 if args.quick or args.matrix else 9),
         warmup=args.warmup if args.warmup is not None else (0 if args.quick else 1),
         baseline=baseline,
         quick=args.quick,
