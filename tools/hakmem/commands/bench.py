@@ -26,7 +26,9 @@ def register(subparsers) -> None:
                    help="comma-separated: hakmem-<mode>, glibc, mimalloc, jemalloc, tcmalloc, "
                         f"NAME=/path/lib.so (default {','.join(allocators.DEFAULT_ALLOCATORS)})")
     p.add_argument("--scenarios", metavar="LIST",
-                   help=f"comma-separated subset of: {','.join(suite.SCENARIOS)} (default all)")
+                   help=f"comma-separated subset of: {','.join(suite.SCENARIOS)} (default: all but "
+                        f"{','.join(n for n in suite.SCENARIOS if n not in suite.DEFAULT_SCENARIOS)}"
+                        "; every one with --matrix)")
     p.add_argument("--runs", type=int, help="measured runs per scenario and allocator "
                                             "(default 9; 5 with --quick or --matrix)")
     p.add_argument("--warmup", type=int, help="warm-up runs, not measured (default 1, --quick 0)")
@@ -96,7 +98,7 @@ def main(args: argparse.Namespace) -> int:
                        else ROOT / "bench" / "results" / "matrix" if args.matrix
                        else ROOT / "bench" / "results")
     try:
-        scenarios = suite.select(_split(args.scenarios))
+        scenarios = suite.select(_split(args.scenarios), every=args.matrix)
     except ValueError as exc:
         print(f"hakmem bench: {exc}", file=sys.stderr)
         return 2
