@@ -83,6 +83,8 @@ uint32_t hak_learn_refill_next(uint32_t refill, uint32_t target, double rate, ui
 
 typedef struct cls_state {
     uint64_t window_start;    /* ns */
+    uint64_t last_event;      /* ns */
+    uint64_t sweep_allocs;    /* the bin's allocation count at the previous sweep */
     uint32_t hwm;             /* most blocks the bin held in this window */
     uint32_t base_refill;     /* the configured refill batch */
     uint16_t events, overflows, refills;
@@ -90,7 +92,8 @@ typedef struct cls_state {
 } cls_state_t;
 
 typedef struct alloc_tls {
-    uint64_t next_sweep;
+    uint64_t next_sweep, last_sweep;
+    uint64_t blocks;          /* moved by this thread's slow paths since the last sweep */
     cls_state_t c[HAK_NCLASS];
 } alloc_tls_t;
 
@@ -175,22 +178,37 @@ void hak_learn_alloc_event(hak_tls_t *t, hak_bin_t *b, unsigned cls, int overflo
     if (seen > s->hwm)
         s->hwm = seen;
     s->events++;
+    s->last_event = now;
+    A.blocks += overflow ? b->cap / 2 + 1 : seen + 1;
     if (s->events >= HAK_LEARN_EVAL_EVENTS || now - s->window_start >= HAK_LEARN_EVAL_NS)
         evaluate(t, b, cls, s, now, s->events < HAK_LEARN_EVAL_EVENTS);
 }
 
-/* Once a second: classes with no slow-path event for a second are judged by how full they are now.
- * A class the thread stopped using shrinks step by step, and its blocks above the new cap go home. */
+/* Once a second, or once HAKMEM_ALLOC_LEARN_WINDOW blocks have gone through this thread's slow paths:
+ * the classes that had no slow-path event since the previous sweep are judged by how full they are
+ * now. A class the thread stopped using shrinks step by step, and its blocks above the new cap go home. */
 void hak_learn_alloc_sweep(hak_tls_t *t, uint64_t now)
 {
-    if (!hak_cfg.adaptive_sizing || now < A.next_sweep)
+    if (!hak_cfg.adaptive_sizing || (now < A.next_sweep && A.blocks < (uint64_t)hak_cfg.alloc_learn_window))
         return;
+    uint64_t since = A.last_sweep;
+    A.last_sweep = now;
     A.next_sweep = now + HAK_LEARN_EVAL_NS;
+    A.blocks = 0;
     for (unsigned c = 0; c < HAK_NCLASS; c++) {
         cls_state_t *s = &A.c[c];
         hak_bin_t *b = &t->bins[c];
-        if (!s->used || b->cap == 0 || now - s->window_start < HAK_LEARN_EVAL_NS)
+        if (!s->used || b->cap == 0 || s->last_event > since || s->window_start > since)
             continue;
+#if HAK_HAS_STATS
+        /* Served by the fast path alone since the last sweep: in use, at a level a sample cannot tell;
+         * hold rather than shrink a bin the program is cycling through (it would only regrow). */
+        uint64_t allocs = hak_counter_get(&b->allocs);
+        int active = allocs != s->sweep_allocs;
+        s->sweep_allocs = allocs;
+        if (active)
+            continue;
+#endif
 #if HAK_FEATURE_CAP_LEARN
         if (hak_learn_cap_owns(c))
             continue;

@@ -247,6 +247,9 @@ static void ready_locked(void)
     if (phase == HAK_ELO_CANARY)
         E.canary_every = 4096;            /* start frozen on the default, re-tested from the start */
     E.decay = hak_cfg.learn_advanced ? hak_cfg.learn_decay : 0.98;
+    if (!hak_cfg.learn_advanced && hak_cfg.learn_decay != HAK_DEFAULT_LEARN_DECAY)
+        hak_msg("HAKMEM_LEARN_DECAY=%s is ignored without HAKMEM_LEARN_ADVANCED=1 (rating decay stays 0.98)",
+                hak_learn_fx(hak_cfg.learn_decay, 3).s);
     atomic_store_explicit(&g_fixed, phase == HAK_ELO_FROZEN, memory_order_relaxed);
     e_ready = 1;
 }
