@@ -10,6 +10,7 @@
 #include "os.h"
 #include "stats.h"
 #include "sysalloc.h"
+#include "trace.h"
 #include "tuning.h"
 
 #include <errno.h>
@@ -36,22 +37,15 @@ static void *alloc_large(size_t n)
     return hak_large_alloc(n, 0);
 }
 
-HAK_NOINLINE void *hak_alloc_slow(size_t n)
+/* A block of class cls (n bytes asked for): the thread's bin, refilled from its heap when empty. */
+static void *alloc_class(unsigned cls, size_t n)
 {
-    hak_ensure_init();
-    if (n > HAK_SMALL_MAX)
-        return alloc_large(n);
-    unsigned cls = hak_size_class(n);
     if (!hak_tune.tier_on[hak_class_tier(cls)])
         return hak_sys_malloc(n);
     hak_tls_t *t = &hak_tls;
     if (HAK_UNLIKELY(t->state != HAK_TLS_ACTIVE)) {
-        if (t->state == HAK_TLS_DEAD || !hak_thread_attach()) {
-            void *p = alloc_class_shared(cls);
-            if (p && hak_tune.integrity)
-                hak_integrity_on_alloc(p);
-            return p;
-        }
+        if (t->state == HAK_TLS_DEAD || !hak_thread_attach())
+            return alloc_class_shared(cls);
     }
     hak_bin_t *b = &t->bins[cls];
     void *p = b->head;
@@ -66,13 +60,66 @@ HAK_NOINLINE void *hak_alloc_slow(size_t n)
         p = hak_heap_refill(t->heap, b, cls, want);
         if (!p)
             return NULL;
+#if HAK_HAS_STATS
+        hak_counter_add(&t->heap->cls_refills[cls], 1);
+#endif
     }
 #if HAK_HAS_STATS
     hak_counter_add(&b->allocs, 1);
 #endif
-    if (hak_tune.integrity)
-        hak_integrity_on_alloc(p);
     return p;
+}
+
+/* Checked allocation (integrity checks, tracing or ASan: the caches are off, every request is here):
+ * a block of class cls for a request of n bytes, unpoisoned and armed with its canary. */
+static void *alloc_checked_class(unsigned cls, size_t n)
+{
+    void *p = alloc_class(cls, n);
+    if (p && hak_ss_contains(p)) {
+        HAK_ASAN_UNPOISON(p, hak_class_size[cls]);
+        if (hak_tune.integrity)
+            hak_integrity_arm(p, cls, n);
+    }
+    return p;
+}
+
+static HAK_COLD void *alloc_checked(size_t n)
+{
+    void *p;
+    if (n > HAK_SMALL_MAX)
+        p = alloc_large(n);
+    else if (!hak_tune.tier_on[hak_size_tier(n)])
+        p = hak_sys_malloc(n);              /* the request's own tier decides, not the padded class's */
+    else if (hak_tune.integrity && n <= HAK_SMALL_MAX - HAK_INTEGRITY_EXTRA)
+        p = alloc_checked_class(hak_size_class(n + HAK_INTEGRITY_EXTRA), n);
+    else if (hak_tune.integrity)
+        p = alloc_large(n);                 /* no room for the canary in a slab class */
+    else
+        p = alloc_checked_class(hak_size_class(n), n);
+    HAK_TRACE_RECORD(HAK_TR_MALLOC, p, n, 0);
+    return p;
+}
+
+HAK_NOINLINE void *hak_alloc_slow(size_t n)
+{
+    hak_ensure_init();
+#if HAK_HAS_STATS
+    if (HAK_UNLIKELY(atomic_load_explicit(&hak_stats_pending, memory_order_relaxed)))
+        hak_stats_start_thread();           /* HAKMEM_STATS_INTERVAL_SEC: started lazily, here */
+#endif
+    if (HAK_UNLIKELY(hak_tune.checked))
+        return alloc_checked(n);
+    if (n > HAK_SMALL_MAX)
+        return alloc_large(n);
+    return alloc_class(hak_size_class(n), n);
+}
+
+/* A block whose every address is a multiple of the class size's alignment (hak_memalign). */
+static void *alloc_in_class(unsigned cls, size_t n)
+{
+    if (HAK_UNLIKELY(hak_tune.checked))
+        return alloc_checked_class(cls, n);
+    return hak_alloc_fast(hak_class_size[cls]);
 }
 
 /* Hand the first `k` blocks of a full bin back to their slabs. */
@@ -85,31 +132,17 @@ static void bin_flush(hak_heap_t *h, hak_bin_t *b, uint32_t k)
     *(void **)p = NULL;
     b->room += k;
     hak_counter_add(&h->st.flushes, 1);
+#if HAK_HAS_STATS
+    if (h->tls)
+        hak_counter_add(&h->cls_flushes[b - h->tls->bins], 1);
+#endif
     hak_counter_add(&h->st.flush_blocks, k);
     hak_heap_return_list(h, head, k);
 }
 
-HAK_NOINLINE void hak_free_slow(void *p)
+/* Back to the thread's bin, or to the slab when the bin has no room. */
+static void free_block(void *p, hak_superslab_t *ss, unsigned cls)
 {
-    if (!p)
-        return;
-    hak_superslab_t *ss = hak_ss_lookup(p);
-    if (!ss) {
-        if (hak_large_free(p))
-            return;
-        if (hak_sys_used())
-            hak_sys_free(p);
-        else
-            hak_report_invalid("free()", p);
-        return;
-    }
-    unsigned cls = ss->unit_class[hak_ss_unit(p)];
-    if (cls == HAK_NO_CLASS) {
-        hak_report_invalid("free()", p);
-        return;
-    }
-    if (hak_tune.integrity)
-        hak_integrity_check_free(p, ss);
     hak_tls_t *t = &hak_tls;
     if (HAK_UNLIKELY(t->state != HAK_TLS_ACTIVE)) {
         if (t->state == HAK_TLS_DEAD || !hak_thread_attach()) {
@@ -139,6 +172,40 @@ HAK_NOINLINE void hak_free_slow(void *p)
     b->room--;
 }
 
+HAK_NOINLINE void hak_free_slow(void *p)
+{
+    if (!p)
+        return;
+    HAK_TRACE_RECORD(HAK_TR_FREE, p, 0, 0);
+    hak_superslab_t *ss = hak_ss_lookup(p);
+    if (!ss) {
+        if (hak_large_free(p))
+            return;
+        if (hak_sys_used())
+            hak_sys_free(p);
+        else
+            hak_report_invalid("free()", p);
+        return;
+    }
+    unsigned cls = ss->unit_class[hak_ss_unit(p)];
+    if (cls == HAK_NO_CLASS) {
+        hak_report_invalid("free()", p);
+        return;
+    }
+    if (HAK_UNLIKELY(hak_tune.checked)) {
+        if (hak_tune.integrity)
+            hak_integrity_check("free()", p, ss, 1);
+#if HAK_SANITIZER_ADDRESS
+        p = hak_quarantine_push(p, hak_class_size[cls]);   /* the block that leaves the quarantine */
+        if (!p)
+            return;
+        ss = hak_ss_of(p);
+        cls = ss->unit_class[hak_ss_unit(p)];
+#endif
+    }
+    free_block(p, ss, cls);
+}
+
 /* ---- the API --------------------------------------------------------------- */
 
 HAK_EXPORT void *hak_malloc(size_t n) { return hak_alloc_fast(n); }
@@ -151,6 +218,7 @@ HAK_EXPORT void *hak_calloc(size_t nmemb, size_t size)
         errno = ENOMEM;
         return NULL;
     }
+    HAK_TRACE_WRAP(HAK_TR_CALLOC, hak_calloc(nmemb, size), total, 0);
     if (total > HAK_SMALL_MAX) {
         hak_ensure_init();
         if (hak_tune.tier_on[HAK_TIER_LARGE])
@@ -165,7 +233,12 @@ HAK_EXPORT void *hak_calloc(size_t nmemb, size_t size)
 static size_t usable_size(const void *p, hak_superslab_t *ss)
 {
     unsigned cls = ss->unit_class[hak_ss_unit(p)];
-    return cls == HAK_NO_CLASS ? 0 : hak_class_size[cls];
+    if (cls == HAK_NO_CLASS)
+        return 0;
+    if (HAK_UNLIKELY(hak_tune.integrity))
+        return hak_integrity_usable(p, cls);   /* the size asked for: the canary follows it */
+    return hak_class_size[cls];
+
 }
 
 HAK_EXPORT size_t hak_malloc_usable_size(const void *p)
@@ -196,6 +269,7 @@ static void *move_block(void *p, size_t old, size_t n, int sys_owned)
 
 HAK_EXPORT void *hak_realloc(void *p, size_t n)
 {
+    HAK_TRACE_WRAP(HAK_TR_REALLOC, hak_realloc(p, n), n, p);
     if (!p)
         return hak_alloc_fast(n);
     if (n == 0) {
@@ -205,6 +279,16 @@ HAK_EXPORT void *hak_realloc(void *p, size_t n)
     hak_ensure_init();
     hak_superslab_t *ss = hak_ss_lookup(p);
     if (ss) {
+        if (HAK_UNLIKELY(hak_tune.integrity) && ss->unit_class[hak_ss_unit(p)] != HAK_NO_CLASS) {
+            size_t asked = hak_integrity_check("realloc()", p, ss, 0);
+            unsigned cls = ss->unit_class[hak_ss_unit(p)];
+            size_t room = hak_class_size[cls];
+            if (n <= room - HAK_INTEGRITY_EXTRA && n + HAK_INTEGRITY_EXTRA > room / 2) {
+                hak_integrity_arm(p, cls, n);      /* in place: the canary moves to the new end */
+                return p;
+            }
+            return move_block(p, asked, n, 0);
+        }
         size_t old = usable_size(p, ss);
         if (!old) {
             hak_report_invalid("realloc()", p);
@@ -249,6 +333,7 @@ HAK_EXPORT void *hak_reallocarray(void *p, size_t nmemb, size_t size)
 
 HAK_EXPORT void *hak_memalign(size_t align, size_t n)
 {
+    HAK_TRACE_WRAP(HAK_TR_MEMALIGN, hak_memalign(align, n), n, align);
     if (align <= 16)
         return hak_alloc_fast(n);
     if (align > ((size_t)1 << 62)) {
@@ -258,14 +343,15 @@ HAK_EXPORT void *hak_memalign(size_t align, size_t n)
     if (align & (align - 1))                /* glibc rounds a non-power of two up */
         align = (size_t)1 << (64 - __builtin_clzl(align));
     hak_ensure_init();
-    if (n <= HAK_SMALL_MAX && align <= HAK_SLAB_ALIGN_MAX) {
-        size_t s = n < align ? align : n;
+    size_t extra = hak_tune.integrity ? HAK_INTEGRITY_EXTRA : 0;   /* room for the canary */
+    if (n <= HAK_SMALL_MAX - extra && align <= HAK_SLAB_ALIGN_MAX) {
+        size_t s = n + extra < align ? align : n + extra;
         unsigned cls = hak_size_class(s);
         while (hak_class_size[cls] % align)
             cls++;                          /* a class whose blocks all sit on `align` */
-        if (!hak_tune.tier_on[hak_class_tier(cls)])
+        if (!hak_tune.tier_on[hak_class_tier(cls)] || (extra && !hak_tune.tier_on[hak_size_tier(n)]))
             return hak_sys_memalign(align, n);
-        return hak_alloc_fast(hak_class_size[cls]);
+        return alloc_in_class(cls, n);
     }
     if (!hak_tune.tier_on[HAK_TIER_LARGE])
         return hak_sys_memalign(align, n);

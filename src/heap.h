@@ -60,6 +60,8 @@ typedef struct hak_heap {
     hak_heap_stats_t st;
 #if HAK_HAS_STATS
     uint64_t dead_allocs[HAK_NCLASS], dead_frees[HAK_NCLASS]; /* folded in from exited threads */
+    hak_counter_t cls_refills[HAK_NCLASS];  /* cache misses per class (refills of an empty bin) */
+    hak_counter_t cls_flushes[HAK_NCLASS];  /* bins of the class flushed back to their slabs */
 #endif
     uint32_t refill[HAK_NCLASS];   /* blocks a refill brings in */
 } hak_heap_t;

@@ -4,11 +4,13 @@
 #include "config/config.h"
 #include "config/parse.h"
 #include "heap.h"
+#include "integrity.h"
 #include "large.h"
 #include "log.h"
 #include "os.h"
 #include "stats.h"
 #include "superslab.h"
+#include "trace.h"
 #include "tuning.h"
 
 #include <pthread.h>
@@ -75,8 +77,14 @@ void hak_tuning_init(void)
         hak_tune.refill[c] = refill < cap ? refill : cap;
     }
     apply_class_overrides();
-    if (hak_tune.integrity)
-        memset(hak_tune.cap, 0, sizeof hak_tune.cap);   /* every operation takes the checked path */
+    /* Integrity checks, tracing (HAKMEM_TRACE_ALLOCATIONS) and the ASan variant's poisoning live in the
+     * slow paths: with every cache capacity 0, every operation takes them. */
+    hak_tune.checked = hak_tune.integrity || HAK_SANITIZER_ADDRESS;
+#if HAK_FEATURE_TRACE
+    hak_tune.checked |= hak_cfg.trace_allocations != 0;
+#endif
+    if (hak_tune.checked)
+        memset(hak_tune.cap, 0, sizeof hak_tune.cap);
     hak_tune.cap[HAK_NO_CLASS] = 0;
 #if HAK_FEATURE_SUPERSLAB_CACHE
     hak_ss_cache_cap = (unsigned)clamp_u32(hak_cfg.superslab_lru_cap, 0, 1u << 20);
@@ -128,6 +136,8 @@ void hak_init(void)
         atomic_store_explicit(&hak_ready, 1, memory_order_release);
         pthread_key_create(&thread_key, thread_exit);
         pthread_atfork(fork_prepare, fork_parent, fork_child);
+        hak_integrity_init();
+        hak_trace_init();
         hak_stats_init();
         atomic_store_explicit(&hak_ready, 2, memory_order_release);
     }

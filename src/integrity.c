@@ -1,41 +1,193 @@
-/* integrity.c — double and invalid free detection. A freed block carries a mark derived from its own
- * address in its second word, so finding the mark again at free time means the block is already free. */
+/* integrity.c — canaries, double and invalid free detection, and the ASan variant's quarantine.
+ * See integrity.h for the layout of a checked block. Every report is one line (what happened, the
+ * address, the size class, the allocating thread) followed by abort(), as glibc does. */
+#define _GNU_SOURCE
 #include "integrity.h"
 #include "log.h"
 #include "tuning.h"
 
 #include <pthread.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
-#define FREED_MARK 0x5a17f3eedb10c4edull
+#define SEAL_LIVE  0x6c1f3a9e5b27d04full
+#define SEAL_FREED 0x93e0c561a4d82fb0ull
 
-static uint64_t mark_of(const void *p)
+static uint64_t mix(uint64_t x)
 {
-    return FREED_MARK ^ (uint64_t)(uintptr_t)p;
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ull;
+    x ^= x >> 33;
+    return x;
+}
+
+static uint64_t seal_of(const void *p, uint64_t meta, uint64_t state)
+{
+    return mix((uint64_t)(uintptr_t)p ^ mix(meta ^ state));
+}
+
+/* Canary byte at offset k of block p: address-derived and never zero (a stray NUL is the classic
+ * off-by-one write). */
+static inline unsigned char canary_byte(uint64_t pat, size_t k)
+{
+    unsigned char b = (unsigned char)(pat >> ((k & 7) * 8)) ^ (unsigned char)(k >> 3);
+    return b ? b : 0xa5;
+}
+
+static HAK_TLS uint32_t my_tid;
+
+static uint32_t thread_id(void)
+{
+    if (HAK_UNLIKELY(!my_tid))
+        my_tid = (uint32_t)syscall(SYS_gettid);
+    return my_tid;
+}
+
+HAK_NO_ASAN void hak_integrity_arm(void *p, unsigned cls, size_t n)
+{
+    unsigned char *b = p;
+    size_t size = hak_class_size[cls], end = size - HAK_INTEGRITY_TAIL;
+    uint64_t pat = mix((uint64_t)(uintptr_t)p);
+    for (size_t k = n; k < end; k++)
+        b[k] = canary_byte(pat, k);
+    uint64_t meta = (uint64_t)n | ((uint64_t)thread_id() << 32);
+    memcpy(b + end, &meta, 8);
+    uint64_t seal = seal_of(p, meta, SEAL_LIVE);
+    memcpy(b + end + 8, &seal, 8);
+}
+
+static const char *tier_name(unsigned cls)
+{
+    static const char *names[] = { "tiny", "pool", "mid" };
+    return names[hak_class_tier(cls)];
+}
+
+HAK_NO_ASAN size_t hak_integrity_check(const char *what, void *p, hak_superslab_t *ss, int release)
+{
+    unsigned u = hak_ss_unit(p);
+    unsigned cls = ss->unit_class[u];
+    if (cls == HAK_NO_CLASS)
+        hak_fatal("%s: invalid pointer %p: inside hakmem's memory but in no live slab (freed twice after "
+                  "its slab was released, or never allocated)", what, p);
+    if (!hak_ss_is_block_start(ss, p)) {
+        hak_slab_t *s = hak_ss_slab(ss, p);
+        uintptr_t off = (uintptr_t)p - (uintptr_t)s->start;
+        if ((uintptr_t)p < (uintptr_t)s->start || off / s->block_size >= s->carved)
+            hak_fatal("%s: invalid pointer %p: not a block hakmem handed out (%s size class %u, %u B)",
+                      what, p, tier_name(cls), cls, hak_class_size[cls]);
+        hak_fatal("%s: invalid pointer %p: %zu bytes into the block %p (%s size class %u, %u B), not its start",
+                  what, p, (size_t)(off % s->block_size), (void *)(s->start + off - off % s->block_size),
+                  tier_name(cls), cls, hak_class_size[cls]);
+    }
+    unsigned char *b = p;
+    size_t size = hak_class_size[cls], end = size - HAK_INTEGRITY_TAIL;
+    uint64_t meta, seal;
+    memcpy(&meta, b + end, 8);
+    memcpy(&seal, b + end + 8, 8);
+    size_t n = (size_t)(uint32_t)meta;
+    unsigned tid = (unsigned)(meta >> 32);
+    if (seal == seal_of(p, meta, SEAL_FREED))
+        hak_fatal("%s: %s %p (%zu-byte block, %s size class %u, %zu B, allocated by thread %u)",
+                  what, release ? "double free of" : "use of an already freed block", p, n, tier_name(cls), cls,
+                  size, tid);
+    if (seal != seal_of(p, meta, SEAL_LIVE) || n + HAK_CANARY_MIN > end)
+        hak_fatal("%s: heap corruption at %p (%s size class %u, %zu B): the block's trailer is overwritten "
+                  "(a write far past the end of a block), or hakmem never handed this block out",
+                  what, p, tier_name(cls), cls, size);
+    uint64_t pat = mix((uint64_t)(uintptr_t)p);
+    for (size_t k = n; k < end; k++)
+        if (b[k] != canary_byte(pat, k))
+            hak_fatal("%s: write past the end of the %zu-byte block %p (%s size class %u, %zu B, allocated by "
+                      "thread %u): canary overwritten at offset %zu (%zu byte%s past the end)",
+                      what, n, p, tier_name(cls), cls, size, tid, k, k - n + 1, k - n ? "s" : "");
+    if (release) {
+        seal = seal_of(p, meta, SEAL_FREED);
+        memcpy(b + end + 8, &seal, 8);
+    }
+    return n;
+}
+
+HAK_NO_ASAN size_t hak_integrity_usable(const void *p, unsigned cls)
+{
+    const unsigned char *b = p;
+    size_t end = hak_class_size[cls] - HAK_INTEGRITY_TAIL;
+    uint64_t meta, seal;
+    memcpy(&meta, b + end, 8);
+    memcpy(&seal, b + end + 8, 8);
+    if (seal != seal_of(p, meta, SEAL_LIVE))
+        return 0;
+    return (size_t)(uint32_t)meta;
 }
 
 void hak_report_invalid(const char *what, const void *p)
 {
     if (hak_tune.integrity)
-        hak_fatal("%s: %p was not allocated by hakmem (invalid pointer)", what, p);
+        hak_fatal("%s: invalid pointer %p: not allocated by hakmem (nor by the system allocator it "
+                  "delegates to)", what, p);
     static _Atomic int said;
     if (!atomic_exchange(&said, 1))
         hak_msg("%s: ignoring %p, which was not allocated by hakmem (invalid pointer; further reports suppressed)",
                 what, p);
 }
 
-void hak_integrity_check_free(void *p, hak_superslab_t *ss)
+/* ---- ASan quarantine -------------------------------------------------------------------------- */
+
+#if HAK_SANITIZER_ADDRESS
+/* Freed blocks wait here, fully poisoned, until QUARANTINE_BLOCKS newer frees or QUARANTINE_BYTES
+ * push them out; only then do they go back to their slab (unpoisoned, as slab free lists are). */
+#define QUARANTINE_BLOCKS 4096
+#define QUARANTINE_BYTES  ((size_t)8 << 20)
+
+static pthread_mutex_t q_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct qent { void *p; size_t size; } q_ring[QUARANTINE_BLOCKS];
+static unsigned q_head, q_count;
+static size_t q_bytes;
+
+void *hak_quarantine_push(void *p, size_t size)
 {
-    unsigned u = hak_ss_unit(p);
-    unsigned cls = ss->unit_class[u];
-    if (cls == HAK_NO_CLASS || !hak_ss_is_block_start(ss, p))
-        hak_fatal("free(): invalid pointer %p (inside a hakmem SuperSlab but not the start of a live block)", p);
-    uint64_t *w = (uint64_t *)p;
-    if (w[1] == mark_of(p))
-        hak_fatal("free(): double free of %p (size class %u, %u bytes)", p, cls, hak_class_size[cls]);
-    w[1] = mark_of(p);
+    if (__asan_address_is_poisoned(p)) {
+        hak_superslab_t *ss = hak_ss_of(p);
+        unsigned cls = ss->unit_class[hak_ss_unit(p)];
+        hak_fatal("free(): double free of %p (size class %u, %u B; the block is still in the ASan quarantine)",
+                  p, cls, cls < HAK_NCLASS ? hak_class_size[cls] : 0);
+    }
+    HAK_ASAN_POISON(p, size);
+    void *out = NULL;
+    pthread_mutex_lock(&q_lock);
+    if (q_count == QUARANTINE_BLOCKS || q_bytes + size > QUARANTINE_BYTES) {
+        struct qent *e = &q_ring[q_head];
+        out = e->p;
+        q_bytes -= e->size;
+        HAK_ASAN_UNPOISON(e->p, e->size);
+        q_head = (q_head + 1) % QUARANTINE_BLOCKS;
+        q_count--;
+    }
+    struct qent *e = &q_ring[(q_head + q_count) % QUARANTINE_BLOCKS];
+    e->p = p;
+    e->size = size;
+    q_count++;
+    q_bytes += size;
+    pthread_mutex_unlock(&q_lock);
+    return out;
 }
 
-void hak_integrity_on_alloc(void *p)
+static void q_prepare(void) { pthread_mutex_lock(&q_lock); }
+static void q_parent(void) { pthread_mutex_unlock(&q_lock); }
+static void q_child(void) { pthread_mutex_init(&q_lock, NULL); }
+#else
+void *hak_quarantine_push(void *p, size_t size)
 {
-    ((uint64_t *)p)[1] = 0;
+    (void)size;
+    return p;
+}
+#endif
+
+void hak_integrity_init(void)
+{
+#if HAK_SANITIZER_ADDRESS
+    pthread_atfork(q_prepare, q_parent, q_child);
+#endif
 }

@@ -12,6 +12,7 @@ typedef struct hak_tuning {
     int splice;                   /* take a slab's whole free list at once when it fits (P0 batch) */
     int drain_eager;              /* drain remote frees on every refill, not only when a slab runs dry */
     int integrity;                /* canaries and double/invalid free checks (every op takes the slow path) */
+    int checked;                  /* integrity, tracing or ASan: caches off, slow paths check/record/poison */
 } hak_tuning_t;
 
 extern hak_tuning_t hak_tune;

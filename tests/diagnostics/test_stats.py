@@ -1,0 +1,121 @@
+"""Statistics: the exit report (text and JSON with the keys tools rely on), interval samples from
+the background thread (fork-safe), syscall profiling, and `hakmem stats FILE` (tables and a PNG)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import cbuild
+import diagbuild
+
+STATS_MODES = [m for m in cbuild.MODES if diagbuild.features(m).get("stats")]
+
+
+def _workload(mode, tmp_path, env, args=("2", "50")):
+    f = tmp_path / "stats.json"
+    res = diagbuild.run_preloaded("workload", mode, "release", list(args),
+                                  {"HAKMEM_STATS_FILE": str(f), **env}, timeout=120)
+    assert res.returncode == 0, res.describe()
+    calls = int(res.stdout.split("allocs=")[1])
+    return res, json.loads(f.read_text()), calls
+
+
+@pytest.mark.parametrize("mode", STATS_MODES)
+def test_json_report(mode, tmp_path):
+    res, d, calls = _workload(mode, tmp_path, {"HAKMEM_STATS_ENABLE": "0"})
+    assert not diagbuild.hakmem_lines(res.stderr)        # no text report without STATS_ENABLE
+    for key in ("totals", "classes", "heaps", "syscalls", "process", "tiers", "large"):
+        assert key in d, key
+    t = d["totals"]
+    # every block the workload was handed was counted; a realloc that stays in place hands out no new
+    # block, so the 16 reallocs per thread and round may or may not count
+    reallocs = 2 * 50 * 16
+    assert calls - reallocs <= t["allocs"] <= calls + 200
+    assert t["frees"] >= calls - reallocs - 2
+    assert t["cache_hits"] + t["cache_misses"] == t["small_allocs"]
+    assert [x["tier"] for x in d["tiers"]] == ["tiny", "pool", "mid", "large"]
+    assert sum(x["allocs"] for x in d["tiers"]) == t["allocs"]
+    assert d["tiers"][3]["allocs"] > 0                   # the workload makes blocks above 32 KiB
+    for c in d["classes"]:
+        assert c["hits"] + c["misses"] == c["allocs"] or c["misses"] > c["allocs"]
+        assert 0.0 <= c["hit_rate"] <= 1.0
+    assert d["syscalls"]["mmap"] >= 1 and d["syscalls"]["mmap_bytes"] > 0
+    assert d["process"]["rss_bytes"] > 0 and d["process"]["minflt"] > 0
+    assert d["totals"]["peak_mapped_bytes"] >= d["totals"]["mapped_bytes"]
+
+
+def test_text_report_tiers_classes_syscalls(tmp_path):
+    res, d, _ = _workload("balanced", tmp_path, {"HAKMEM_STATS_ENABLE": "1", "HAKMEM_PROFILE_SYSCALLS": "1"})
+    err = res.stderr
+    assert "hakmem stats (mode balanced" in err
+    for word in ("tier ", "tiny", "pool", "mid", "large", "class", "hit%", "syscalls: mmap", "RSS",
+                 "page faults", "remote frees", "SuperSlabs"):
+        assert word in err, (word, err)
+    assert d["syscalls"]["profiled"] is True
+
+
+def test_verbose_report_has_flushes(tmp_path):
+    res, _, _ = _workload("balanced", tmp_path, {"HAKMEM_STATS_ENABLE": "1", "HAKMEM_STATS_VERBOSE": "1"})
+    assert "flushes" in res.stderr and "syscalls: mmap" in res.stderr
+
+
+def test_learner_state_in_report(tmp_path):
+    if "learning" not in cbuild.MODES:
+        pytest.skip("no learning mode")
+    res, d, _ = _workload("learning", tmp_path, {"HAKMEM_STATS_ENABLE": "1"})
+    if "learning" not in d:
+        pytest.skip("the learners do not report yet")
+    assert "learning" in res.stderr
+
+
+def test_interval_samples(tmp_path):
+    # 2 threads x 25 rounds x 100 ms sleep: about 2.5 s of run time with 1 s intervals
+    res, d, _ = _workload("balanced", tmp_path, {"HAKMEM_STATS_INTERVAL_SEC": "1", "HAKMEM_STATS_ENABLE": "1"},
+                          ("2", "25", "100"))
+    iv = d["intervals"]
+    assert d["interval_sec"] == 1
+    assert len(iv) >= 3, iv            # two periodic samples and the one at exit
+    for s in iv:
+        for k in ("t", "rss_bytes", "allocs", "frees", "in_use_bytes"):
+            assert k in s
+    assert [s["t"] for s in iv] == sorted(s["t"] for s in iv)
+    assert sum(s["allocs"] for s in iv) == iv[-1]["allocs_total"]
+    assert sum(s["allocs"] for s in iv[:-1]) > 0       # the thread sampled while the program ran
+    periodic = [l for l in diagbuild.hakmem_lines(res.stderr) if "stats t=" in l]
+    assert len(periodic) >= 2, res.stderr
+
+
+def test_interval_thread_survives_fork():
+    """fork_threads (tests/core) forks from a threaded program: with the interval thread running in the
+    parent, children must still allocate, report and exit cleanly."""
+    env = {"HAKMEM_STATS_INTERVAL_SEC": "1", "HAKMEM_STATS_ENABLE": "1"}
+    res = cbuild.run_driver("fork_threads", "balanced", "release", env=env, timeout=180)
+    cbuild.assert_clean(res, "balanced", "release", env)
+
+
+def test_hak_stats_json_in_a_mode_without_stats(tmp_path):
+    """Modes that compile stats out still answer hak_stats_json (totals from the slow-path counters)."""
+    if "fast" not in cbuild.MODES:
+        pytest.skip("no fast mode")
+    res = diagbuild.run_preloaded("workload", "fast", "release", ["1", "5"],
+                                  {"HAKMEM_STATS_ENABLE": "1"}, timeout=60)
+    assert res.returncode == 0, res.describe()
+
+
+def test_cli_tables_and_chart(tmp_path):
+    _, d, _ = _workload("balanced", tmp_path, {"HAKMEM_STATS_INTERVAL_SEC": "1"}, ("2", "12", "100"))
+    png = tmp_path / "chart.png"
+    proc = diagbuild.hakmem_cli("stats", str(tmp_path / "stats.json"), "--chart", str(png))
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    for word in ("per tier:", "per size class:", "hit rate", "syscalls:", "intervals ("):
+        assert word in out, (word, out)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cli_rejects_other_json(tmp_path):
+    f = tmp_path / "x.json"
+    f.write_text('{"a": 1}')
+    proc = diagbuild.hakmem_cli("stats", str(f), "--no-chart")
+    assert proc.returncode == 1 and "not a hakmem stats file" in proc.stderr

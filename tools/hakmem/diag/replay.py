@@ -1,0 +1,76 @@
+"""`hakmem trace replay`: build the replayer (replay.c) once, then run it on a trace under
+LD_PRELOAD of the chosen allocator (hakmem-<mode>, glibc, mimalloc, jemalloc, tcmalloc, NAME=/lib.so)."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from hakmem import ROOT
+
+SOURCE = Path(__file__).resolve().parent / "replay.c"
+BUILD_DIR = ROOT / "build" / "diag"
+
+
+class ReplayError(Exception):
+    pass
+
+
+def replayer(build_dir: Path = BUILD_DIR) -> Path:
+    """The compiled replayer, rebuilt when replay.c is newer."""
+    exe = build_dir / "hakmem-replay"
+    if exe.exists() and exe.stat().st_mtime_ns >= SOURCE.stat().st_mtime_ns:
+        return exe
+    cc = os.environ.get("CC") or shutil.which("gcc") or shutil.which("cc")
+    if not cc:
+        raise ReplayError("no C compiler (gcc) to build the replayer")
+    build_dir.mkdir(parents=True, exist_ok=True)
+    tmp = exe.with_name(f"{exe.name}.tmp{os.getpid()}")
+    proc = subprocess.run([cc, "-O2", "-std=gnu11", "-fno-builtin", "-o", str(tmp), str(SOURCE)],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise ReplayError(f"building the replayer failed:\n{proc.stderr}")
+    os.replace(tmp, exe)
+    return exe
+
+
+@dataclass
+class ReplayResult:
+    allocator: str
+    preload: str | None
+    data: dict
+
+    def to_dict(self) -> dict:
+        return {"allocator": self.allocator, "preload": self.preload, **self.data}
+
+
+def resolve_allocator(name: str, build: bool = True):
+    """An allocator name as `hakmem bench` understands it -> hakmem.bench.allocators.Allocator."""
+    from hakmem.bench import allocators
+
+    alloc = allocators.resolve(name, build=build)
+    if not alloc.usable:
+        raise ReplayError(f"allocator {name}: {alloc.status} ({alloc.detail})")
+    return alloc
+
+
+def run(trace: Path, allocator: str, repeat: int = 1, touch: int = 64, build: bool = True,
+        timeout: float = 600.0, extra_env: dict[str, str] | None = None) -> ReplayResult:
+    exe = replayer()
+    alloc = resolve_allocator(allocator, build=build)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("HAKMEM_") and k != "LD_PRELOAD"}
+    if alloc.preload:
+        env["LD_PRELOAD"] = alloc.preload
+    env.update(extra_env or {})
+    proc = subprocess.run([str(exe), str(trace), "--repeat", str(repeat), "--touch", str(touch)],
+                          env=env, capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        raise ReplayError(f"replay under {allocator} failed (exit {proc.returncode}):\n{proc.stderr[-2000:]}")
+    line = [l for l in proc.stdout.splitlines() if l.startswith("{")]
+    if not line:
+        raise ReplayError(f"replay under {allocator} printed no result:\n{proc.stdout[-500:]}")
+    return ReplayResult(allocator, alloc.preload, json.loads(line[-1]))
