@@ -1,0 +1,87 @@
+"""Threads: fork in a threaded process (c/fork_threads.c), thread churn with
+cross-thread frees after the allocating thread exited (c/thread_churn.c), and
+the multi-threaded stress with per-block cookies (c/stress_mt.c) — through
+LD_PRELOAD in release/debug and through the hak_* API under asan and tsan."""
+from __future__ import annotations
+
+import pytest
+
+import cbuild
+
+# Work per variant, sized for 2-core CI (seconds, not minutes).
+STRESS = {  # threads, rounds, ops per thread per round
+    "release": (16, 6, 8000),
+    "debug": (16, 4, 6000),
+    "asan": (16, 3, 5000),
+    "tsan": (16, 2, 1500),
+    cbuild.GLIBC: (16, 4, 6000),
+}
+CHURN = {  # rounds, threads per round, blocks per thread
+    "release": (40, 32, 2000),
+    "debug": (30, 32, 1500),
+    "asan": (15, 16, 1000),
+    "tsan": (8, 16, 500),
+    cbuild.GLIBC: (40, 32, 2000),
+}
+FORK = {  # forks, background threads, threads in each child
+    "release": (8, 4, 4),
+    "debug": (8, 4, 4),
+    "asan": (4, 2, 4),
+    # ThreadSanitizer cannot start threads in the child of a multi-threaded fork
+    "tsan": (4, 2, 0),
+    cbuild.GLIBC: (8, 4, 4),
+}
+
+
+def _args(table, variant):
+    return [str(x) for x in table[variant]]
+
+
+# --------------------------------------------------------------------------- fork
+
+def test_fork_threads_glibc_control():
+    cbuild.assert_clean(cbuild.run_driver("fork_threads", None, cbuild.GLIBC, _args(FORK, cbuild.GLIBC), timeout=120))
+
+
+@pytest.mark.parametrize("mode,variant", cbuild.cases())
+def test_fork_threads(mode, variant):
+    res = cbuild.run_driver("fork_threads", mode, variant, _args(FORK, variant), timeout=240)
+    cbuild.assert_clean(res, mode, variant)
+
+
+# --------------------------------------------------------------------------- churn
+
+def _rss_series(res):
+    return [int(l.split("bytes=")[1]) for l in res.info("rss")]
+
+
+def test_thread_churn_glibc_control():
+    res = cbuild.run_driver("thread_churn", None, cbuild.GLIBC, _args(CHURN, cbuild.GLIBC), timeout=120)
+    cbuild.assert_clean(res)
+    assert len(_rss_series(res)) == CHURN[cbuild.GLIBC][0]
+
+
+@pytest.mark.parametrize("mode,variant", cbuild.cases())
+def test_thread_churn(mode, variant):
+    res = cbuild.run_driver("thread_churn", mode, variant, _args(CHURN, variant), timeout=240)
+    if variant in cbuild.SANITIZER_VARIANTS:
+        # shadow memory makes RSS meaningless there; correctness still counts
+        failures = [l for l in res.failures if not l.startswith("FAIL churn.rss_bounded")]
+        assert res.returncode in (0, 1) and not res.timed_out and not failures, res.describe()
+    else:
+        cbuild.assert_clean(res, mode, variant)
+
+
+# --------------------------------------------------------------------------- stress
+
+def test_stress_glibc_control():
+    res = cbuild.run_driver("stress_mt", None, cbuild.GLIBC, _args(STRESS, cbuild.GLIBC), timeout=120)
+    cbuild.assert_clean(res)
+
+
+@pytest.mark.parametrize("mode,variant", cbuild.cases())
+def test_stress_mt(mode, variant):
+    res = cbuild.run_driver("stress_mt", mode, variant, _args(STRESS, variant) + [str(0x5eed + len(mode))],
+                            timeout=300)
+    cbuild.assert_clean(res, mode, variant)
+    assert res.info("ops="), res.describe()
