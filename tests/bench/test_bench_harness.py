@@ -282,3 +282,12 @@ def test_update_document_keeps_handwritten_text(tmp_path):
     results["meta"]["matrix"] = True
     report.update_document(doc, results, None)
     assert "<!-- BEGIN bench:matrix -->" in doc.read_text()
+
+
+def test_default_set_and_matrix_set():
+    default = [s.name for s in suite.select(None)]
+    every = [s.name for s in suite.select(None, every=True)]
+    assert set(default) <= set(every) == set(suite.SCENARIOS)
+    assert "random_mixed" in default
+    for name in set(every) - set(default):
+        assert suite.select([name])[0].name == name      # still runnable by name
