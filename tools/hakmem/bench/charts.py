@@ -93,6 +93,16 @@ def throughput_chart(results: dict, path: Path) -> Path | None:
                  "higher is better")
 
 
+def cpu_throughput_chart(results: dict, path: Path) -> Path | None:
+    if not any(s.get("cpu_ops_per_sec") for s in results["summary"]):
+        return None
+    meta = results["meta"]
+    return _grid(results, path, "cpu_ops_per_sec", "cpu_ops_per_sec_min",
+                 "cpu_ops_per_sec_max", 1.0, "ops/s",
+                 f"Throughput per CPU-second, median of {meta['runs']} runs (bars: min–max); "
+                 "higher is better")
+
+
 def rss_chart(results: dict, path: Path) -> Path | None:
     return _grid(results, path, "maxrss_kib", "maxrss_kib_min", "maxrss_kib_max", 1024.0,
                  "MiB", "Peak RSS of the benchmark process (median, min–max); lower is better")
@@ -125,6 +135,7 @@ def callgrind_chart(results: dict, path: Path) -> Path | None:
 
 def render_all(results: dict, out: Path) -> list[Path]:
     made = [throughput_chart(results, out / "throughput.png"),
+            cpu_throughput_chart(results, out / "throughput_cpu.png"),
             rss_chart(results, out / "rss.png"),
             callgrind_chart(results, out / "callgrind.png")]
     return [p for p in made if p is not None]

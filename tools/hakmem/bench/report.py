@@ -231,7 +231,9 @@ def markdown(results: dict, image_dir: Path | None = None, md_dir: Path | None =
                   overview_table(results, "cpu_ops_per_sec", "cpu_ratio",
                                  "scenario (ops per CPU-s)"), ""]
     if image_dir is not None:
-        for name, title in (("throughput.png", "throughput"), ("rss.png", "peak RSS")):
+        for name, title in (("throughput.png", "throughput"),
+                            ("throughput_cpu.png", "throughput per CPU-second"),
+                            ("rss.png", "peak RSS")):
             img = image_dir / name
             if img.exists():
                 rel = os.path.relpath(img, md_dir) if md_dir else str(img)
