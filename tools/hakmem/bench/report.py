@@ -120,7 +120,7 @@ def detail_table(results: dict) -> str:
     for s in results["summary"]:
         if s["status"] in ("not installed", "build failed", "no malloc exported"):
             rows.append([f"`{s['scenario']}`", s["allocator"], f"**{s['status']}**"]
-                        + ["–"] * 8)
+                        + ["–"] * 9)
             continue
         lo, hi = s.get("ops_per_sec_min"), s.get("ops_per_sec_max")
         cv = s.get("cv_pct")
@@ -134,6 +134,8 @@ def detail_table(results: dict) -> str:
             f"{si(lo)} – {si(hi)}" if lo is not None else "–",
             f"{cv:.1f}%" if cv is not None else "–",
             ratio(s.get("ratio")),
+            si(s.get("cpu_ops_per_sec")) + (f" ({ratio(s['cpu_ratio'])})"
+                                             if s.get("cpu_ratio") is not None else ""),
             mib(s.get("maxrss_kib")) + (f" ({mib(rss_lo)}–{mib(rss_hi)})"
                                          if rss_lo is not None and rss_lo != rss_hi else ""),
             ratio(s.get("rss_ratio")),
@@ -142,9 +144,9 @@ def detail_table(results: dict) -> str:
             "–" if sysc is None else str(sysc),
         ])
     return _table(["scenario", "allocator", "median ops/s", "min – max", "CV",
-                   f"× {base}", "peak RSS MiB", "× RSS", "minor faults",
+                   f"× {base}", "ops per CPU-s", "peak RSS MiB", "× RSS", "minor faults",
                    "mem syscalls (strace)", "syscalls (hakmem stats)"], rows,
-                  ["l", "l"] + ["r"] * 9)
+                  ["l", "l"] + ["r"] * 10)
 
 
 def callgrind_table(results: dict) -> str:
