@@ -60,6 +60,9 @@ static void *alloc_class(unsigned cls, size_t n)
         p = hak_heap_refill(t->heap, b, cls, want);
         if (!p)
             return NULL;
+        if (hak_class_tier(cls) == HAK_TIER_TINY)
+            hak_log_tiny("refill class %u (%u B): %u blocks for thread heap %p", cls, hak_class_size[cls],
+                         want + 1, (void *)t->heap);
 #if HAK_HAS_STATS
         hak_counter_add(&t->heap->cls_refills[cls], 1);
 #endif
@@ -132,6 +135,8 @@ static void bin_flush(hak_heap_t *h, hak_bin_t *b, uint32_t k)
     *(void **)p = NULL;
     b->room += k;
     hak_counter_add(&h->st.flushes, 1);
+    if (h->tls && hak_class_tier((unsigned)(b - h->tls->bins)) == HAK_TIER_TINY)
+        hak_log_tiny("flush class %u: %u blocks back to their slabs", (unsigned)(b - h->tls->bins), k);
 #if HAK_HAS_STATS
     if (h->tls)
         hak_counter_add(&h->cls_flushes[b - h->tls->bins], 1);
