@@ -409,11 +409,13 @@ static void print_text(int fd, int verbose)
     put(&o, "  heaps %llu  refills %llu (%llu blocks)  flushes %llu (%llu blocks)  remote frees %llu (drained %llu)\n",
         U(s.heaps), U(s.refills_total), U(s.refill_blocks), U(s.flushes_total), U(s.flush_blocks),
         U(s.remote_frees), U(s.remote_drained));
-    double ss_live = mem_value("superslab", "live");
+    double ss_live = mem_value("superslab", "live"), ss_mapped = mem_value("superslab", "mapped");
     put(&o, "  slabs live %llu (created %llu)  SuperSlabs", U(s.slabs_created - s.slabs_destroyed),
         U(s.slabs_created));
     if (ss_live >= 0)
         put(&o, " live %.0f,", ss_live);
+    if (ss_mapped >= 0)
+        put(&o, " mapped %.0f (since start),", ss_mapped);
     put(&o, " cached %zu\n", hak_ss_cached_count());
     double bh = mem_value("bigcache", "hits"), bm = mem_value("bigcache", "misses");
     tier_sum_t t[HAK_TIER_COUNT];
