@@ -57,6 +57,10 @@ HAK_NO_ASAN void hak_integrity_arm(void *p, unsigned cls, size_t n)
     memcpy(b + end, &meta, 8);
     uint64_t seal = seal_of(p, meta, SEAL_LIVE);
     memcpy(b + end + 8, &seal, 8);
+    /* ASan variant: the canary and trailer are poisoned too, so a write past the end is reported the
+     * moment it happens, not only at free time. */
+    HAK_ASAN_UNPOISON(b, n);
+    HAK_ASAN_POISON(b + n, size - n);
 }
 
 static const char *tier_name(unsigned cls)

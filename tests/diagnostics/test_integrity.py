@@ -96,3 +96,15 @@ def test_asan_clean_program(mode):
     res = diagbuild.run([str(exe), "ok"], diagbuild.clean_env({"ASAN_OPTIONS": cbuild.ASAN_OPTIONS}), 120)
     assert res.returncode == 0, res.describe()
     assert "AddressSanitizer" not in res.stderr
+
+
+@pytest.mark.asan
+@pytest.mark.parametrize("mode", [m for m in ASAN_MODES if m in INTEGRITY_MODES])
+def test_asan_with_integrity_catches_overflow_at_once(mode):
+    """With integrity checks, the asan variant poisons the canary after the requested size."""
+    exe = diagbuild.compile_driver("asan_uaf", mode, "asan")
+    env = diagbuild.clean_env({"ASAN_OPTIONS": cbuild.ASAN_OPTIONS, "HAKMEM_INTEGRITY_CHECKS": "1"})
+    res = diagbuild.run([str(exe), "overflow"], env, 120)
+    assert res.returncode != 0, res.describe()
+    assert "ERROR: AddressSanitizer: use-after-poison" in res.stderr, res.stderr[-3000:]
+    assert "asan_uaf.c" in res.stderr

@@ -3,6 +3,8 @@
  *   write   write into a freed block (offset 0 and 24)    -> ASan report, non-zero exit
  *   read    read a freed block                           -> ASan report
  *   double  hak_free twice                               -> hakmem's double free report, abort
+ *   overflow  write one byte past a 48-byte block        -> ASan report when integrity checks are on
+ *             (the canary after the requested size is poisoned)
  *   ok      the same blocks used correctly               -> exit 0 */
 #include "hakmem.h"
 
@@ -24,6 +26,9 @@ int main(int argc, char **argv)
     } else if (!strcmp(what, "read")) {
         hak_free((void *)p);
         printf("%d\n", p[0]);
+    } else if (!strcmp(what, "overflow")) {
+        p[48] = 9;
+        hak_free((void *)p);
     } else if (!strcmp(what, "double")) {
         hak_free((void *)p);
         hak_free((void *)p);
