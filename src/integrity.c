@@ -63,20 +63,30 @@ HAK_NO_ASAN void hak_integrity_arm(void *p, unsigned cls, size_t n)
     HAK_ASAN_POISON(b + n, size - n);
 }
 
+/* hak_ss_is_block_start, read without TSan instrumentation (see HAK_NO_SANITIZE). */
+static HAK_NO_SANITIZE int block_start(hak_superslab_t *ss, const void *p)
+{
+    hak_slab_t *s = hak_ss_slab(ss, p);
+    uintptr_t off = (uintptr_t)p - (uintptr_t)s->start;
+    if ((uintptr_t)p < (uintptr_t)s->start || !s->block_size || off % s->block_size)
+        return 0;
+    return off / s->block_size < s->carved;
+}
+
 static const char *tier_name(unsigned cls)
 {
     static const char *names[] = { "tiny", "pool", "mid" };
     return names[hak_class_tier(cls)];
 }
 
-HAK_NO_ASAN size_t hak_integrity_check(const char *what, void *p, hak_superslab_t *ss, int release)
+HAK_NO_SANITIZE size_t hak_integrity_check(const char *what, void *p, hak_superslab_t *ss, int release)
 {
     unsigned u = hak_ss_unit(p);
     unsigned cls = ss->unit_class[u];
     if (cls == HAK_NO_CLASS)
         hak_fatal("%s: invalid pointer %p: inside hakmem's memory but in no live slab (freed twice after "
                   "its slab was released, or never allocated)", what, p);
-    if (!hak_ss_is_block_start(ss, p)) {
+    if (!block_start(ss, p)) {
         hak_slab_t *s = hak_ss_slab(ss, p);
         uintptr_t off = (uintptr_t)p - (uintptr_t)s->start;
         if ((uintptr_t)p < (uintptr_t)s->start || off / s->block_size >= s->carved)
@@ -114,7 +124,7 @@ HAK_NO_ASAN size_t hak_integrity_check(const char *what, void *p, hak_superslab_
     return n;
 }
 
-HAK_NO_ASAN size_t hak_integrity_usable(const void *p, unsigned cls)
+HAK_NO_SANITIZE size_t hak_integrity_usable(const void *p, unsigned cls)
 {
     const unsigned char *b = p;
     size_t end = hak_class_size[cls] - HAK_INTEGRITY_TAIL;

@@ -48,6 +48,15 @@ void hak_report_invalid(const char *what, const void *p);
 #define HAK_NO_ASAN
 #endif
 
+/* The checks read slab fields (start, block size, blocks carved) that the slab's owner thread writes
+ * without a lock: a stale value is harmless (a block being freed was carved before it was handed out),
+ * so the checking functions are not instrumented by TSan either. */
+#if HAK_SANITIZER_THREAD
+#define HAK_NO_SANITIZE HAK_NO_ASAN __attribute__((no_sanitize_thread))
+#else
+#define HAK_NO_SANITIZE HAK_NO_ASAN
+#endif
+
 /* ASan variant: a freed slab block goes to a FIFO quarantine, poisoned whole (its link is kept out of
  * band), so a use after free touches poisoned memory and ASan reports it. Returns the block that leaves
  * the quarantine to make room (unpoisoned, to be returned to its slab), or NULL. A block that is
