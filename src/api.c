@@ -227,7 +227,7 @@ HAK_EXPORT void *hak_calloc(size_t nmemb, size_t size)
     if (total > HAK_SMALL_MAX) {
         hak_ensure_init();
         if (hak_tune.tier_on[HAK_TIER_LARGE])
-            return hak_large_alloc(total, 0);      /* fresh mappings are zero */
+            return hak_large_calloc(total);         /* memset only for a reused warm block */
     }
     void *p = hak_alloc_fast(total);
     if (p)
@@ -414,6 +414,7 @@ HAK_EXPORT int hak_malloc_trim(size_t pad)
         released += hak_heap_trim(t->heap);
     }
     released += hak_ss_cache_trim(0);
+    released += hak_large_trim();
     return released != 0;
 }
 

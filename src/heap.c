@@ -84,8 +84,9 @@ static void slab_destroy(hak_heap_t *h, hak_slab_t *s)
     list_remove(h, s);
     hak_ss_slab_destroy(ss, s);
     hak_counter_add(&h->st.slabs_destroyed, 1);
-    /* Keep one SuperSlab per heap so a thread that allocates and frees one block does not map and unmap. */
-    if (ss->slabs_live == 0 && (ss->next || ss->prev)) {
+    /* Keep one SuperSlab per heap so a thread that allocates and frees one block does not map and unmap
+     * (and, with superslab_reuse, a couple of spares for any class). */
+    if (ss->slabs_live == 0 && (ss->next || ss->prev) && !hak_ss_keep_spare(h->ss_list, ss)) {
         ss_unlink(h, ss);
         hak_ss_destroy(ss);
     }
@@ -93,7 +94,8 @@ static void slab_destroy(hak_heap_t *h, hak_slab_t *s)
 
 static hak_slab_t *slab_create(hak_heap_t *h, unsigned cls)
 {
-    for (hak_superslab_t *ss = h->ss_list; ss; ss = ss->next) {
+    unsigned owned = 0;
+    for (hak_superslab_t *ss = h->ss_list; ss; ss = ss->next, owned++) {
         if (ss->units_used == 0xffffffffu)
             continue;
         hak_slab_t *s = hak_ss_slab_create(ss, cls);
@@ -102,14 +104,20 @@ static hak_slab_t *slab_create(hak_heap_t *h, unsigned cls)
             return s;
         }
     }
-    hak_superslab_t *ss = hak_ss_create(h);
-    if (!ss)
+    /* One SuperSlab, or for the POOL tier the heap's next arena reservation (several, one mmap). */
+    hak_superslab_t *got[HAK_SS_BATCH_MAX];
+    unsigned n = hak_ss_create_batch(h, cls, owned, got);
+    if (!n)
         return NULL;
-    ss->prev = NULL;
-    ss->next = h->ss_list;
-    if (h->ss_list)
-        h->ss_list->prev = ss;
-    h->ss_list = ss;
+    for (unsigned i = n; i-- > 0;) {
+        hak_superslab_t *ss = got[i];
+        ss->prev = NULL;
+        ss->next = h->ss_list;
+        if (h->ss_list)
+            h->ss_list->prev = ss;
+        h->ss_list = ss;
+    }
+    hak_superslab_t *ss = got[0];
     hak_slab_t *s = hak_ss_slab_create(ss, cls);
     if (s)
         hak_counter_add(&h->st.slabs_created, 1);
@@ -236,9 +244,71 @@ static uint32_t slab_take(hak_heap_t *h, hak_slab_t *s, chain_t *c, uint32_t wan
     return got;
 }
 
+/* ---- free storms ------------------------------------------------------------------ *
+ * A thread that only frees (a program tearing down its working set) ends with its cache bins full of
+ * blocks scattered over many slabs, and every such block keeps a whole slab from being given back
+ * while the thread sits idle — no other thread may touch its bins. So when a thread's bins overflow
+ * into its own slabs STORM_FLUSHES times in a row without a single refill, its bins are emptied and
+ * shrunk to one block each: from then on its frees reach the slabs, empty slabs are destroyed and
+ * their memory decays back to the kernel. Its next refill (it allocates again) restores the bins. */
+#define STORM_FLUSHES 64
+
+static HAK_TLS struct {
+    uint32_t flushes;              /* local flushes since the last refill */
+    int active;
+} storm;
+_Atomic uint64_t hak_storm_count;  /* reported with the SuperSlab counters */
+
+static void storm_restore(hak_heap_t *h)
+{
+    hak_tls_t *t = &hak_tls;
+    storm.flushes = 0;
+    if (!storm.active || t->heap != h)
+        return;
+    storm.active = 0;
+    for (unsigned c = 0; c < HAK_NBINS; c++) {
+        hak_bin_t *b = &t->bins[c];
+        if (b->cap != 1 || hak_tune.cap[c] <= 1)
+            continue;               /* not shrunk by the storm (or a learner grew it since) */
+        uint32_t held = hak_bin_count(b);
+        b->cap = hak_tune.cap[c];   /* the configured size (a learner adapts it again from there) */
+        b->room = b->cap > held ? b->cap - held : 0;
+    }
+}
+
+static void storm_note_flush(hak_heap_t *h)
+{
+#if HAK_FEATURE_BATCH_MADVISE
+    hak_tls_t *t = &hak_tls;
+    if (storm.active || t->state != HAK_TLS_ACTIVE || t->heap != h || ++storm.flushes < STORM_FLUSHES)
+        return;
+    storm.active = 1;
+    atomic_fetch_add_explicit(&hak_storm_count, 1, memory_order_relaxed);
+    for (unsigned c = 0; c < HAK_NBINS; c++) {
+        hak_bin_t *b = &t->bins[c];
+        if (b->cap <= 1)
+            continue;
+        uint32_t held = hak_bin_count(b);
+        void *head = b->head;
+        b->head = NULL;
+        b->cap = 1;                 /* not 0: the caller may be about to push into this very bin */
+        b->room = 1;
+        if (held) {
+            hak_counter_add(&h->st.flushes, 1);
+            hak_counter_add(&h->st.flush_blocks, held);
+            hak_heap_return_list(h, head, held);
+        }
+    }
+#else
+    (void)h;
+#endif
+}
+
 void *hak_heap_refill(hak_heap_t *h, hak_bin_t *bin, unsigned cls, unsigned want)
 {
     chain_t c = { NULL, NULL, 0 };
+    if (HAK_UNLIKELY(storm.flushes))
+        storm_restore(h);
     uint32_t need = want + 1;
     while (c.n < need) {
         hak_slab_t *s = h->partial[cls].head;
@@ -309,6 +379,8 @@ void hak_heap_return(hak_heap_t *h, void *p, hak_superslab_t *ss)
 void hak_heap_return_list(hak_heap_t *h, void *head, uint32_t n)
 {
     void *p = head;
+    if (n && head && atomic_load_explicit(&hak_ss_of(head)->owner, memory_order_relaxed) == h)
+        storm_note_flush(h);
     while (n && p) {
         void *next = *(void **)p;
         n--;

@@ -3,6 +3,8 @@
 #include "init.h"
 #include "config/config.h"
 #include "config/parse.h"
+#include "bigcache.h"
+#include "decay.h"
 #include "heap.h"
 #include "integrity.h"
 #include "large.h"
@@ -10,6 +12,7 @@
 #include "os.h"
 #include "stats.h"
 #include "superslab.h"
+#include "thp.h"
 #include "trace.h"
 #include "tuning.h"
 
@@ -86,18 +89,35 @@ void hak_tuning_init(void)
     if (hak_tune.checked)
         memset(hak_tune.cap, 0, sizeof hak_tune.cap);
     hak_tune.cap[HAK_NO_CLASS] = 0;
-#if HAK_FEATURE_SUPERSLAB_CACHE
-    hak_ss_cache_cap = (unsigned)clamp_u32(hak_cfg.superslab_lru_cap, 0, 1u << 20);
+#if HAK_FEATURE_POOL_ARENA
+    /* POOL refills bring pool_refill_batch units' worth (64 KiB each) of blocks, up to the cache size. */
+    for (unsigned c = 0; c < HAK_NCLASS; c++) {
+        if (hak_class_tier(c) != HAK_TIER_POOL || !hak_tune.cap[c])
+            continue;
+        hak_tune.refill[c] = clamp_u32(hak_cfg.pool_refill_batch * (long long)HAK_UNIT_SIZE / hak_class_size[c], 1,
+                                       hak_tune.cap[c]);
+    }
 #endif
+    /* Memory return: decay policy, THP, the large-block cache and the SuperSlab life cycle. */
+    hak_decay_configure();
+    hak_thp_configure();
+#if HAK_FEATURE_BIGCACHE
+    hak_bigcache_configure((size_t)hak_cfg.bigcache_max_mb << 20, (size_t)hak_cfg.bigcache_max_block);
+#endif
+    hak_ss_configure();
 }
 
 /* ---- fork ------------------------------------------------------------------------ */
 
+/* Lock order: the decay thread's control lock first (a kick holds it across pthread_create, which
+ * allocates), then the heap locks, the large table, the BigCache, the SuperSlab queues, metadata. */
 static void fork_prepare(void)
 {
+    hak_decay_fork_prepare();
     hak_heap_lock();
     pthread_mutex_lock(&hak_shared_lock);
     hak_large_fork_lock();
+    hak_bigcache_fork_lock();
     hak_ss_fork_lock();
     hak_meta_fork_lock();
 }
@@ -106,17 +126,21 @@ static void fork_parent(void)
 {
     hak_meta_fork_unlock();
     hak_ss_fork_unlock();
+    hak_bigcache_fork_unlock();
     hak_large_fork_unlock();
     pthread_mutex_unlock(&hak_shared_lock);
     hak_heap_unlock();
+    hak_decay_fork_parent();
 }
 
 static void fork_child(void)
 {
     hak_meta_fork_unlock();
-    hak_ss_fork_unlock();
+    hak_ss_fork_child();
+    hak_bigcache_fork_child();
     hak_large_fork_unlock();
     hak_heap_fork_child(hak_tls.heap);   /* re-initialises the registry and shared locks */
+    hak_decay_fork_child();              /* no decay thread in the child: the next kick starts one */
 }
 
 /* ---- start-up ------------------------------------------------------------------- */

@@ -1,9 +1,14 @@
 /* large.c — mmap-backed large blocks. The table, not the block, holds the metadata, so a stray pointer
- * is recognised as not ours without ever being dereferenced. */
+ * is recognised as not ours without ever being dereferenced. Freed blocks go to the BigCache (when the
+ * mode has it) and new ones come from it first; fresh mappings follow the THP policy. */
 #define _GNU_SOURCE
 #include "large.h"
+#include "bigcache.h"
 #include "common.h"
+#include "decay.h"
+#include "learn/learn.h"
 #include "os.h"
+#include "thp.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -96,16 +101,66 @@ static size_t round_page(size_t n)
     return (n + HAK_PAGE - 1) & ~(size_t)(HAK_PAGE - 1);
 }
 
-void *hak_large_alloc(size_t n, size_t align)
+/* A block for n bytes: from the BigCache when one fits, else a fresh mapping (*fresh = 1: reads as zero). */
+static char *obtain(size_t n, size_t align, size_t *map_out, int *zeroed)
+{
+#if HAK_FEATURE_BIGCACHE
+    if (align <= HAK_PAGE) {
+        size_t got;
+#if HAK_FEATURE_MEM_LEARN || HAK_FEATURE_ELO
+        int strategy = hak_bigcache_strategy();
+#endif
+        void *p = hak_bigcache_get(n ? n : 1, &got, zeroed);
+#if HAK_FEATURE_MEM_LEARN || HAK_FEATURE_ELO
+        hak_learn_large_event(n, p ? got : 0, p != NULL, p && *zeroed, strategy);   /* W_MAX trials, ELO */
+#endif
+        if (p) {
+            *map_out = got;
+            return p;
+        }
+    }
+    size_t map = hak_bigcache_round(n ? n : 1);
+#else
+    size_t map = round_page(n ? n : 1);
+#endif
+    size_t a = align < HAK_PAGE ? HAK_PAGE : align;
+    size_t ta = hak_thp_large_align(map);
+    if (ta > a)
+        a = ta;
+    char *base = hak_os_map_aligned(map, a);
+    if (!base)
+        return NULL;
+    hak_thp_large(base, map);
+    *map_out = map;
+    *zeroed = 1;
+    return base;
+}
+
+static void give_back(uintptr_t base, size_t map)
+{
+#if HAK_FEATURE_BIGCACHE
+    hak_decay_safe_point = 1;     /* no lock held: the decay thread may be started from here */
+    int kept = hak_bigcache_put((void *)base, map);
+    hak_decay_safe_point = 0;
+    if (kept)
+        return;
+#endif
+    hak_os_unmap((void *)base, map);
+}
+
+static void *large_alloc(size_t n, size_t align, int zero)
 {
     if (n > PTRDIFF_MAX - ((size_t)2 << 20) || align > ((size_t)1 << 40)) {
         errno = ENOMEM;
         return NULL;
     }
-    size_t map = round_page(n ? n : 1);
-    char *base = hak_os_map_aligned(map, align < HAK_PAGE ? HAK_PAGE : align);
+    size_t map;
+    int zeroed = 0;
+    char *base = obtain(n, align, &map, &zeroed);
     if (!base)
         return NULL;
+    if (zero && !zeroed)
+        memset(base, 0, n);       /* a reused block; fresh or DONTNEED-released pages are zero already */
     pthread_mutex_lock(&lock);
     int rc = insert((uintptr_t)base, (uintptr_t)base, map);
     if (rc == 0) {
@@ -121,6 +176,18 @@ void *hak_large_alloc(size_t n, size_t align)
     return base;
 }
 
+void *hak_large_alloc(size_t n, size_t align) { return large_alloc(n, align, 0); }
+
+size_t hak_large_trim(void)
+{
+#if HAK_FEATURE_BIGCACHE
+    return hak_bigcache_flush();
+#else
+    return 0;
+#endif
+}
+void *hak_large_calloc(size_t n) { return large_alloc(n, 0, 1); }
+
 int hak_large_free(void *p)
 {
     pthread_mutex_lock(&lock);
@@ -135,7 +202,7 @@ int hak_large_free(void *p)
     n_frees++;
     erase(e);
     pthread_mutex_unlock(&lock);
-    hak_os_unmap((void *)base, map);
+    give_back(base, map);
     return 1;
 }
 

@@ -32,6 +32,16 @@ typedef struct hak_superslab {
     uint32_t units_used;           /* bitmap of units that belong to a slab (bit 0: header unit) */
     uint32_t slabs_live;
     struct hak_superslab *next, *prev; /* owner's list, or the global cache */
+    /* Memory return (decay.c): units of destroyed slabs whose pages may still be resident wait in a
+     * global queue until decay_ms has passed; `lock` guards the unit bitmaps against the decay pass. */
+    _Atomic int lock;
+    uint32_t units_dirty;          /* free units not yet released */
+    uint32_t units_busy;           /* free units being released right now: not to be claimed */
+    _Atomic int dq_linked;         /* on the dirty queue */
+    uint64_t dirty_since;          /* when the oldest dirty unit was freed */
+    uint64_t cached_since;         /* in the global cache: when it arrived */
+    uint32_t cache_released;       /* in the global cache: its pages were given back */
+    struct hak_superslab *dq_next, *dq_prev;
     hak_slab_t slabs[HAK_UNITS];   /* valid at each slab's first unit */
 } hak_superslab_t;
 
@@ -75,7 +85,22 @@ static inline hak_slab_t *hak_ss_slab(hak_superslab_t *ss, const void *p)
 int hak_ss_is_block_start(hak_superslab_t *ss, const void *p);
 
 hak_superslab_t *hak_ss_create(struct hak_heap *owner);
+/* Up to HAK_SS_BATCH_MAX SuperSlabs for a heap that owns `owned` already and needs room for class
+ * `cls`: several at once (one mmap) when the POOL arena reservation of the heap has grown (pool_arena
+ * knobs). Returns how many were stored in out[] (0: ENOMEM). */
+#define HAK_SS_BATCH_MAX 32
+unsigned hak_ss_create_batch(struct hak_heap *owner, unsigned cls, unsigned owned, hak_superslab_t **out);
 void hak_ss_destroy(hak_superslab_t *ss);            /* to the cache of empty SuperSlabs, or unmapped */
+/* superslab_reuse: 1 when the heap whose SuperSlab list starts at `list` should keep the empty `ss`
+ * as a spare for any size class instead of giving it back. */
+int hak_ss_keep_spare(hak_superslab_t *list, hak_superslab_t *ss);
+/* Configuration from hak_tuning_init (cache caps, lazy, reuse, arena, prewarm). */
+void hak_ss_configure(void);
+/* Decay pass (decay.c): release cached SuperSlabs and free units idle for decay_ns; returns 1 when
+ * some still wait. */
+size_t hak_ss_decay(uint64_t now_ns, uint64_t decay_ns);
+size_t hak_ss_stats_json(char *buf, size_t len);
+void hak_ss_fork_child(void);
 hak_slab_t *hak_ss_slab_create(hak_superslab_t *ss, unsigned cls);  /* NULL when no room */
 void hak_ss_slab_destroy(hak_superslab_t *ss, hak_slab_t *slab);
 

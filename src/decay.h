@@ -1,0 +1,75 @@
+/* decay.h — giving freed memory back to the kernel: when (free policy, decay delay) and how
+ * (MADV_DONTNEED or MADV_FREE), in batches of address-sorted, coalesced ranges.
+ *
+ * Memory freed by the program stays resident while it is likely to be reused (BigCache blocks,
+ * cached SuperSlabs, the units of destroyed slabs); once it has been idle for decay_ms a pass
+ * releases it. Passes run on a lightweight background thread, started lazily the first time
+ * something waits for release and sleeping on a condition variable while nothing does; after
+ * fork() the child starts its own on demand. free_policy=immediate (or decay_ms=0) releases at
+ * once instead and never starts the thread. */
+#ifndef HAK_DECAY_H
+#define HAK_DECAY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdatomic.h>
+
+#include "common.h"
+
+typedef struct hak_decay_range {
+    uintptr_t addr;
+    size_t len;
+} hak_decay_range_t;
+
+/* Allocator traffic worth noticing (large blocks, slabs): the adaptive policy calls a pass that saw
+ * none since the previous one idle. */
+extern _Atomic uint64_t hak_decay_activity;
+static inline void hak_decay_touch(void)
+{
+    atomic_fetch_add_explicit(&hak_decay_activity, 1, memory_order_relaxed);
+}
+
+/* Monotonic clock, coarse (a few ms resolution is plenty for decay). */
+uint64_t hak_now_ns(void);
+
+/* From hak_tuning_init. */
+void hak_decay_configure(void);
+
+/* 1 when freed memory waits for a decay pass; 0 when it is released at once (or never: no feature). */
+int hak_decay_deferred(void);
+/* 1 when the mode releases memory at all (batch_madvise compiled in). */
+int hak_decay_enabled(void);
+uint64_t hak_decay_ns(void);            /* the decay delay */
+size_t hak_decay_pressure_bytes(void);  /* adaptive policy: warm bytes above which release is early */
+/* 1 when released pages read as zero afterwards (MADV_DONTNEED). */
+int hak_decay_zeroes(void);
+
+/* Release [p, p + n) now with the configured advice; counted. */
+void hak_decay_release(void *p, size_t n);
+/* Release a batch: sorts by address, coalesces adjacent ranges, one madvise per run. */
+void hak_decay_release_batch(hak_decay_range_t *r, size_t n);
+
+/* Set (per thread) around calls made with no allocator lock held, e.g. the large-block paths, so a
+ * kick from there may start the thread even before the calling thread has a heap. */
+extern HAK_TLS int hak_decay_safe_point;
+
+/* Something now waits for release: make sure a pass will come (starts the thread lazily).
+ * Cheap when the thread is already awake; never call with an allocator lock held. */
+void hak_decay_kick(void);
+
+/* One pass over every source (BigCache, SuperSlab cache, free slab units); returns 1 when memory
+ * is still waiting. Called by the thread; tests may call it directly. */
+int hak_decay_pass(void);
+
+/* Counters as a JSON object body: "decay":{...}. */
+size_t hak_decay_stats_json(char *buf, size_t len);
+
+/* The allocator's memory-return counters (bigcache, decay, thp, superslab) as JSON members
+ * separated by commas, without surrounding braces, for the stats report. */
+size_t hak_memory_stats_json(char *buf, size_t len);
+
+void hak_decay_fork_prepare(void);
+void hak_decay_fork_parent(void);
+void hak_decay_fork_child(void);
+
+#endif

@@ -1,0 +1,238 @@
+/* memdrv — a small interpreter of allocation steps for the memory-return tests. Each argument is one
+ * step; after the last one the driver prints hakmem's counters (hak_stats_json) on a line starting
+ * with "STATS " and the usual summary line. Steps:
+ *
+ *   loop:SIZE:N          N times: malloc SIZE, write every page, check, free        (the VM scenario)
+ *   hold:SIZE:N          malloc N blocks of SIZE, write every page; kept for a later "drop"
+ *   drop                 free every held block (in reverse order)
+ *   sizes:LO:HI:N        N blocks with N distinct page-multiple sizes spread over [LO, HI], untouched,
+ *                        then all freed (fills the BigCache with many keys)
+ *   fit:A:B              malloc A, free it, malloc B: prints "info fit same=<0|1>" (was A's block reused?)
+ *   calloc:SIZE          malloc SIZE, fill 0xAB, free, calloc SIZE: every byte must read 0
+ *   small:SIZE:BYTES     hold BYTES worth of SIZE-byte blocks (slab tiers), written; freed by "drop"
+ *   sleep:MS             sleep (the decay thread works meanwhile)
+ *   trim                 malloc_trim(0)
+ *   fork                 fork; the child runs loop:4194304:8, sleeps 300 ms, prints its own STATS
+ *                        line as "CHILD {json}" and exits; the parent waits
+ *   rss                  print "info rss_kib=<n>"
+ *
+ * Built plain (LD_PRELOAD under it) or with -DHAK_PREFIXED for the sanitizer variants (hakc.h). */
+#include "hakc.h"
+
+#include <sys/wait.h>
+#include <time.h>
+
+#ifndef HAK_PREFIXED
+static const char *stats_json(void)
+{
+    const char *(*fn)(void) = (const char *(*)(void))dlsym(RTLD_DEFAULT, "hak_stats_json");
+    return fn ? fn() : "{}";
+}
+static int do_trim(void) { return malloc_trim(0); }
+#else
+static const char *stats_json(void) { return hak_stats_json(); }
+static int do_trim(void) { return hak_malloc_trim(0); }
+#endif
+
+static long rss_kib(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    long a = 0, b = 0;
+    if (f) {
+        if (fscanf(f, "%ld %ld", &a, &b) != 2)
+            b = 0;
+        fclose(f);
+    }
+    return b * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+}
+
+static void touch(unsigned char *p, size_t n, unsigned char v)
+{
+    for (size_t i = 0; i < n; i += 4096)
+        p[i] = v;
+    p[n - 1] = v;
+}
+
+static int check(const unsigned char *p, size_t n, unsigned char v)
+{
+    for (size_t i = 0; i < n; i += 4096)
+        if (p[i] != v)
+            return 0;
+    return p[n - 1] == v;
+}
+
+#define MAXHOLD (1 << 20)
+static void *held[MAXHOLD];
+static size_t nheld;
+
+static void step_loop(size_t size, long n)
+{
+    int bad = 0;
+    for (long i = 0; i < n; i++) {
+        unsigned char *p = M(malloc)(size);
+        if (!p) {
+            bad++;
+            break;
+        }
+        touch(p, size, (unsigned char)(i + 1));
+        if (!check(p, size, (unsigned char)(i + 1)))
+            bad++;
+        M(free)(p);
+    }
+    CHECK("loop", bad == 0, "%d bad iterations of %zu B", bad, size);
+}
+
+static void step_hold(size_t size, long n, int write)
+{
+    int bad = 0;
+    for (long i = 0; i < n && nheld < MAXHOLD; i++) {
+        unsigned char *p = M(malloc)(size);
+        if (!p) {
+            bad++;
+            break;
+        }
+        if (write)
+            touch(p, size, 0x5a);
+        held[nheld++] = p;
+    }
+    CHECK("hold", bad == 0, "malloc(%zu) failed", size);
+}
+
+static void step_drop(void)
+{
+    while (nheld)
+        M(free)(held[--nheld]);
+}
+
+/* q with q^(n-1) = r, by bisection (no libm) */
+static double ratio_step(double r, long n)
+{
+    double lo = 1.0, hi = 2.0;
+    while (1) {
+        double p = 1.0;
+        for (long k = 1; k < n; k++)
+            p *= hi;
+        if (p >= r)
+            break;
+        hi *= 2;
+    }
+    for (int it = 0; it < 80; it++) {
+        double mid = (lo + hi) / 2, p = 1.0;
+        for (long k = 1; k < n && p < r * 2; k++)
+            p *= mid;
+        if (p < r)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return (lo + hi) / 2;
+}
+
+static void step_sizes(size_t lo, size_t hi, long n)
+{
+    void **v = M(calloc)((size_t)n, sizeof *v);
+    int bad = !v;
+    double q = n > 1 ? ratio_step((double)hi / (double)lo, n) : 1.0, s = (double)lo;
+    for (long i = 0; v && i < n; i++, s *= q) {
+        size_t sz = ((size_t)s + 4095) & ~(size_t)4095;
+        v[i] = M(malloc)(sz);
+        if (!v[i])
+            bad++;
+        else
+            ((unsigned char *)v[i])[0] = 1;
+    }
+    for (long i = 0; v && i < n; i++)
+        M(free)(v[i]);
+    M(free)(v);
+    CHECK("sizes", bad == 0, "%d allocations failed", bad);
+}
+
+static void step_fit(size_t a, size_t b)
+{
+    void *p = M(malloc)(a);
+    M(free)(p);
+    void *q = M(malloc)(b);
+    hakc_line("info fit same=%d", p == q);
+    M(free)(q);
+}
+
+static void step_calloc(size_t size)
+{
+    unsigned char *p = M(malloc)(size);
+    memset(p, 0xab, size);
+    M(free)(p);
+    unsigned char *q = M(calloc)(1, size);
+    size_t nz = 0;
+    for (size_t i = 0; q && i < size; i++)
+        nz += q[i] != 0;
+    CHECK("calloc.zero", q && nz == 0, "%zu non-zero bytes in calloc(%zu) (reused=%d)", nz, size, p == q);
+    M(free)(q);
+}
+
+static void print_stats(const char *tag)
+{
+    const char *j = stats_json();
+    size_t n = strlen(j);
+    while (n && (j[n - 1] == '\n'))
+        n--;
+    printf("%s %.*s\n", tag, (int)n, j);
+    fflush(stdout);
+}
+
+static void step_fork(void)
+{
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        step_loop(4u << 20, 8);
+        sleep_ms(300);
+        print_stats("CHILD");
+        _exit(hakc_finish());
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    CHECK("fork.child", WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %d", st);
+}
+
+int main(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        char *a = argv[i];
+        unsigned long long x = 0, y = 0, z = 0;
+        if (sscanf(a, "loop:%llu:%llu", &x, &y) == 2)
+            step_loop(x, (long)y);
+        else if (sscanf(a, "hold:%llu:%llu", &x, &y) == 2)
+            step_hold(x, (long)y, 1);
+        else if (strcmp(a, "drop") == 0)
+            step_drop();
+        else if (sscanf(a, "sizes:%llu:%llu:%llu", &x, &y, &z) == 3)
+            step_sizes(x, y, (long)z);
+        else if (sscanf(a, "fit:%llu:%llu", &x, &y) == 2)
+            step_fit(x, y);
+        else if (sscanf(a, "calloc:%llu", &x) == 1)
+            step_calloc(x);
+        else if (sscanf(a, "small:%llu:%llu", &x, &y) == 2)
+            step_hold(x, (long)(y / x), 1);
+        else if (sscanf(a, "sleep:%llu", &x) == 1)
+            sleep_ms((long)x);
+        else if (strcmp(a, "trim") == 0)
+            do_trim();
+        else if (strcmp(a, "fork") == 0)
+            step_fork();
+        else if (strcmp(a, "rss") == 0)
+            hakc_line("info rss_kib=%ld", rss_kib());
+        else {
+            hakc_line("FAIL args: unknown step '%s'", a);
+            return 2;
+        }
+    }
+    print_stats("STATS");
+    return hakc_finish();
+}
