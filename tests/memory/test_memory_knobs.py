@@ -256,3 +256,27 @@ def test_decay_thread_restarts_in_fork_child():
     child = stats(res, "CHILD")
     assert mem(st, "decay")["thread_starts"] == 1
     assert mem(child, "decay")["thread_starts"] >= 1 and mem(child, "bigcache")["released_bytes"] > 0
+
+
+# ---- sanitizer variants: a large-block stress with the decay thread working underneath ----------
+
+from mdrv import run as run_driver  # noqa: E402
+import cbuild  # noqa: E402
+
+
+@pytest.mark.parametrize("mode,variant", [
+    pytest.param(m, v, id=f"{m}-{v}", marks=[getattr(pytest.mark, v)])
+    for v in ("asan", "tsan") for m in ("minimal", "fast", "balanced")])
+def test_large_stress_sanitizers(mode, variant):
+    env = {"HAKMEM_DECAY_MS": "5", "HAKMEM_FREE_POLICY": "batch", "HAKMEM_BIGCACHE_MAX_MB": "24",
+           "HAKMEM_THP": "auto"}
+    res = run_driver("large_stress", mode, variant, ["4", "600" if variant == "tsan" else "1500"], env,
+                     timeout=300)
+    cbuild.assert_clean(res, mode, variant, env)
+
+
+@pytest.mark.parametrize("mode", ["fast", "balanced"])
+def test_large_stress_release(mode):
+    env = {"HAKMEM_DECAY_MS": "5", "HAKMEM_FREE_POLICY": "batch", "HAKMEM_BIGCACHE_MAX_MB": "24"}
+    res = run_driver("large_stress", mode, "release", ["4", "3000"], env, timeout=300)
+    cbuild.assert_clean(res, mode, "release", env)
