@@ -99,3 +99,26 @@ def generate_schemas(target, source, env) -> int:
         path = Path(str(t.abspath))
         render.write_if_changed(path, texts[path.name])
     return 0
+
+
+_tree_lock = None
+
+
+def hold_tree_lock(out_dir: str) -> None:
+    """Serialise SCons runs on one tree: two at once would write the same objects.
+
+    Takes an exclusive flock on <out>/.scons.lock and keeps it until the process exits."""
+    import fcntl
+    import os
+
+    global _tree_lock
+    if _tree_lock is not None:
+        return
+    os.makedirs(out_dir, exist_ok=True)
+    f = open(os.path.join(out_dir, ".scons.lock"), "a")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        print("scons: another build is running in this tree; waiting for it", file=sys.stderr)
+        fcntl.flock(f, fcntl.LOCK_EX)
+    _tree_lock = f
