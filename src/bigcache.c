@@ -282,6 +282,7 @@ void *hak_bigcache_get(size_t n, size_t *size, int *zeroed)
         atomic_fetch_add_explicit(&empty_misses, 1, memory_order_relaxed);   /* nothing cached: no lock */
         return NULL;
     }
+    hak_decay_touch();
     size_t key = hak_bigcache_round(n);
     int strategy = hak_bigcache_strategy();
     uint64_t wm = atomic_load_explicit(&hak_bigcache_policy.wmax_milli, memory_order_relaxed);
@@ -326,6 +327,7 @@ int hak_bigcache_put(void *p, size_t size)
     hak_decay_range_t victims[MAX_VICTIMS];
     size_t nv = 0;
     int state = WARM;
+    hak_decay_touch();
     if (!hak_decay_deferred() && hak_decay_enabled()) {
         /* immediate policy: keep the mapping (no mmap on reuse) but give the pages back now */
         hak_decay_release(p, size);
