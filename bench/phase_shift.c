@@ -148,19 +148,21 @@ int main(int argc, char **argv)
     double total = 0, burst_s = 0, churn_s = 0;
     uint64_t total_ops = 0;
     unsigned long long rss_sum = 0;
+    double t_start = bench_start();
     for (uint64_t p = 0; p < phases; p++) {
         double t0 = bench_now();
         pthread_barrier_wait(&start_bar);
         pthread_barrier_wait(&end_bar);
         phase_secs[p] = bench_now() - t0;
         phase_rss[p] = rss_kib();
-        total += phase_secs[p];
         *(phase_is_burst(p) ? &burst_s : &churn_s) += phase_secs[p];
         uint64_t n = phase_threads(p);
         rss_sum += phase_rss[p];
         printf("phase %llu %s threads=%llu seconds=%.4f rss_kib=%llu\n", (unsigned long long)p,
                phase_is_burst(p) ? "burst" : "churn", (unsigned long long)n, phase_secs[p], phase_rss[p]);
+        fflush(stdout);                   /* lines in order with the allocator's log on stderr */
     }
+    total = bench_stop(t_start);
     uint64_t sum = 0;
     for (uint64_t t = 0; t < maxt; t++) {
         pthread_join(tid[t], NULL);

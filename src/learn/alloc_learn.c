@@ -118,13 +118,20 @@ static void announce(void)
                 hak_cfg.tiny_tls_cap, HAK_LEARN_CAP_MIN, HAK_LEARN_CAP_MAX);
 }
 
-static void evaluate(hak_tls_t *t, hak_bin_t *b, unsigned cls, cls_state_t *s, uint64_t now, int timed)
+/* One class's window is over. From a slow-path event (sweep = 0) only growth is possible: the window
+ * saw refills (the bin ran dry: demand, never a reason to hold fewer blocks) and overflows. Shrinking
+ * is the sweep's business: a bin nobody allocates from, whose blocks just sit there. */
+static void evaluate(hak_tls_t *t, hak_bin_t *b, unsigned cls, cls_state_t *s, uint64_t now, int timed, int sweep)
 {
     uint32_t old = b->cap, nc;
     uint32_t hi = hak_learn_cap_limit(hak_class_size[cls]);
     if (hi < old)
         hi = old;                         /* a configured cap above the limit is kept, not grown */
     int a = hak_learn_size_decide(s->hwm, old, HAK_LEARN_CAP_MIN, hi, &nc);
+    if (a == HAK_LEARN_SHRINK && !sweep) {
+        a = HAK_LEARN_HOLD;
+        nc = old;
+    }
     atomic_fetch_add_explicit(&g_evals, 1, memory_order_relaxed);
     if (a == HAK_LEARN_GROW || a == HAK_LEARN_SHRINK) {
         hak_learn_bin_set_cap(t, b, nc);
@@ -181,7 +188,7 @@ void hak_learn_alloc_event(hak_tls_t *t, hak_bin_t *b, unsigned cls, int overflo
     s->last_event = now;
     A.blocks += overflow ? b->cap / 2 + 1 : seen + 1;
     if (s->events >= HAK_LEARN_EVAL_EVENTS || now - s->window_start >= HAK_LEARN_EVAL_NS)
-        evaluate(t, b, cls, s, now, s->events < HAK_LEARN_EVAL_EVENTS);
+        evaluate(t, b, cls, s, now, s->events < HAK_LEARN_EVAL_EVENTS, 0);
 }
 
 /* Once a second, or once HAKMEM_ALLOC_LEARN_WINDOW blocks have gone through this thread's slow paths:
@@ -206,8 +213,11 @@ void hak_learn_alloc_sweep(hak_tls_t *t, uint64_t now)
         uint64_t allocs = hak_counter_get(&b->allocs);
         int active = allocs != s->sweep_allocs;
         s->sweep_allocs = allocs;
-        if (active)
+        if (active) {
+            s->window_start = now;        /* the old high-water mark says nothing about the bin now */
+            s->hwm = hak_bin_count(b);
             continue;
+        }
 #endif
 #if HAK_FEATURE_CAP_LEARN
         if (hak_learn_cap_owns(c))
@@ -216,7 +226,7 @@ void hak_learn_alloc_sweep(hak_tls_t *t, uint64_t now)
         uint32_t n = hak_bin_count(b);
         if (n > s->hwm)
             s->hwm = n;
-        evaluate(t, b, c, s, now, 1);
+        evaluate(t, b, c, s, now, 1, 1);
     }
 }
 

@@ -94,6 +94,13 @@ def tsan_driver(name: str, mode: str) -> Path:
     return _compile(BUILD / mode / "tsan" / name, cmd, deps + [so, Path(__file__)])
 
 
+def plain_driver(name: str) -> Path:
+    """tests/learn/c/<name>.c built plainly (the allocator comes by LD_PRELOAD)."""
+    src = HERE / "c" / f"{name}.c"
+    cmd = ["gcc", "-std=gnu11", "-O1", "-g", "-Wall", "-Wextra", "-fno-builtin", str(src)]
+    return _compile(BUILD / "plain" / name, cmd, [src])
+
+
 def bench_program(name: str) -> Path:
     """bench/<name>.c built plainly (the allocator comes by LD_PRELOAD)."""
     src = ROOT / "bench" / f"{name}.c"
