@@ -7,9 +7,12 @@
  * a deadlock (an allocator lock held across fork) into a failure.  The parent
  * waits for each child and then checks its own heap still works.
  *
- * usage: fork_threads [forks] [bg_threads] [child_threads]
- * (ThreadSanitizer cannot start threads in the child of a multi-threaded
- * fork, so the tsan run passes child_threads = 0.) */
+ * usage: fork_threads [forks] [bg_threads] [child_threads] [quiesce]
+ * ThreadSanitizer cannot start threads in the child of a multi-threaded fork,
+ * so the tsan run passes child_threads = 0; and its runtime can deadlock a
+ * child when another thread is inside it at the moment of fork, so the tsan
+ * run also passes quiesce = 1: the background threads park (holding their
+ * thread caches) around each fork instead of racing it. */
 #include "hakc.h"
 
 #include <pthread.h>
@@ -18,6 +21,7 @@
 
 static atomic_int stop;
 static atomic_long bg_ops;
+static atomic_int pause_req, parked;
 
 static size_t pick_size(uint64_t *s)
 {
@@ -37,6 +41,12 @@ static void *bg(void *arg)
     void *slot[SLOTS] = {0};
     size_t size[SLOTS] = {0};
     while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
+        if (atomic_load(&pause_req)) {
+            atomic_fetch_add(&parked, 1);
+            while (atomic_load(&pause_req))
+                usleep(100);
+            atomic_fetch_sub(&parked, 1);
+        }
         for (int k = 0; k < 64; k++) {
             unsigned i = (unsigned)(hakc_rand(&seed) % SLOTS);
             if (slot[i]) {
@@ -142,6 +152,7 @@ int main(int argc, char **argv)
     int nbg = argc > 2 ? atoi(argv[2]) : 4;
     if (argc > 3)
         child_threads = atoi(argv[3]);
+    int quiesce = argc > 4 ? atoi(argv[4]) : 0;
     if (nbg > 64)
         nbg = 64;
     pthread_t bgt[64];
@@ -155,9 +166,15 @@ int main(int argc, char **argv)
         while (nbg > 0 && atomic_load(&bg_ops) < start + 2000)
             sched_yield();
         void *hold = M(malloc)(1000); /* the parent's heap is busy across fork */
+        if (quiesce) {
+            atomic_store(&pause_req, 1);
+            while (atomic_load(&parked) < nbg)
+                usleep(100);
+        }
         pid_t pid = fork();
         if (pid == 0)
             exit(child_main(f)); /* exit(): atexit handlers (stats dump) run in the child */
+        atomic_store(&pause_req, 0);
         M(free)(hold);
         int st = 0;
         if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {

@@ -4,8 +4,11 @@
  * without bound across rounds.
  *
  * usage: thread_churn [rounds] [threads_per_round] [blocks_per_thread]
- * Prints "info rss round=R bytes=B" per round; fails when the final RSS
- * exceeds twice the post-warm-up RSS plus 48 MiB. */
+ * Prints "info rss round=R bytes=B live_peak=L" per round.  Two generous
+ * bounds: RSS must level off (the peak of the last quarter of the rounds at
+ * most 1.5x the peak of the second quarter, plus 32 MiB), and stay within
+ * 4x the peak of concurrently live bytes plus 64 MiB.  A leak of per-thread
+ * caches or slabs grows linearly with the rounds and breaks both. */
 #include "hakc.h"
 
 #include <pthread.h>
@@ -19,6 +22,16 @@ static void **handoff;
 static size_t *handoff_size;
 static atomic_size_t handoff_n;
 static size_t handoff_cap;
+
+/* Bytes currently allocated by the program, and their peak. */
+static atomic_long live_bytes, live_peak;
+static void live_add(long n)
+{
+    long now = atomic_fetch_add_explicit(&live_bytes, n, memory_order_relaxed) + n;
+    long peak = atomic_load_explicit(&live_peak, memory_order_relaxed);
+    while (now > peak && !atomic_compare_exchange_weak(&live_peak, &peak, now))
+        ;
+}
 
 static void *worker(void *arg)
 {
@@ -35,6 +48,7 @@ static void *worker(void *arg)
             bad++;
             continue;
         }
+        live_add((long)sz[i]);
         size_t n = sz[i] < 32 ? sz[i] : 32;
         hakc_fill(mine[i], n, (uintptr_t)mine[i], 41);
     }
@@ -53,6 +67,7 @@ static void *worker(void *arg)
                 continue;
             }
         }
+        live_add(-(long)sz[i]);
         M(free)(mine[i]);
     }
     M(free)(mine);
@@ -68,6 +83,7 @@ static void drain_handoff(void **list, size_t *sizes, size_t n)
         size_t k = sizes[i] < 32 ? sizes[i] : 32;
         if (hakc_verify(list[i], k, k, (uintptr_t)list[i], 41) != (size_t)-1)
             bad++;
+        live_add(-(long)sizes[i]);
         M(free)(list[i]);
     }
     FAILIF("churn.handoff", bad, "%d handed-over blocks corrupted", bad);
@@ -99,8 +115,8 @@ int main(int argc, char **argv)
         bsz[i] = M(malloc)(sizeof(size_t) * handoff_cap);
     }
     size_t prev_n = 0;
-    size_t rss_warm = 0, rss_max = 0, rss = 0;
-    int warm_round = rounds > 6 ? 4 : rounds / 2;
+    size_t *rss_at = M(calloc)((size_t)rounds, sizeof(size_t));
+    size_t rss = 0;
     for (int r = 0; r < rounds; r++) {
         int cur = r & 1;
         handoff = buf[cur];
@@ -127,20 +143,27 @@ int main(int argc, char **argv)
         if (prev_n > handoff_cap)
             prev_n = handoff_cap;
         rss = hakc_rss_bytes();
-        if (r == warm_round)
-            rss_warm = rss;
-        if (rss > rss_max)
-            rss_max = rss;
-        hakc_line("info rss round=%d bytes=%zu", r, rss);
+        rss_at[r] = rss;
+        hakc_line("info rss round=%d bytes=%zu live_peak=%ld", r, rss, atomic_load(&live_peak));
     }
     drain_handoff(handoff, handoff_size, prev_n);
     for (int i = 0; i < 2; i++) {
         M(free)(buf[i]);
         M(free)(bsz[i]);
     }
-    size_t bound = 2 * rss_warm + (48u << 20);
+    size_t q2 = 0, q4 = 0;
+    for (int r = rounds / 4; r < rounds / 2; r++)
+        q2 = rss_at[r] > q2 ? rss_at[r] : q2;
+    for (int r = rounds - rounds / 4; r < rounds; r++)
+        q4 = rss_at[r] > q4 ? rss_at[r] : q4;
+    M(free)(rss_at);
+    size_t level = q2 + q2 / 2 + (32u << 20);
+    CHECK("churn.rss_levels_off", rounds < 8 || q4 <= level,
+          "RSS still growing: peak %zu MiB in the last quarter of %d rounds > 1.5 x %zu MiB (second quarter) + 32 MiB",
+          q4 >> 20, rounds, q2 >> 20);
+    size_t peak = (size_t)atomic_load(&live_peak);
+    size_t bound = 4 * peak + (64u << 20);
     CHECK("churn.rss_bounded", rss <= bound,
-          "RSS after %d rounds %zu MiB > bound %zu MiB (after warm-up %zu MiB, peak %zu MiB)", rounds,
-          rss >> 20, bound >> 20, rss_warm >> 20, rss_max >> 20);
+          "RSS after %d rounds %zu MiB > 4 x live peak %zu MiB + 64 MiB", rounds, rss >> 20, peak >> 20);
     return hakc_finish();
 }
