@@ -162,7 +162,9 @@ static size_t q_bytes;
 
 void *hak_quarantine_push(void *p, size_t size)
 {
-    if (__asan_address_is_poisoned(p)) {
+    /* With integrity checks the seal already told a double free apart (and a malloc(0) block is all
+     * canary, so poisoned from its first byte while live). */
+    if (!hak_tune.integrity && __asan_address_is_poisoned(p)) {
         hak_superslab_t *ss = hak_ss_of(p);
         unsigned cls = ss->unit_class[hak_ss_unit(p)];
         hak_fatal("free(): double free of %p (size class %u, %u B; the block is still in the ASan quarantine)",

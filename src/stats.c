@@ -495,9 +495,16 @@ static void write_file(void)
     if (!hak_cfg.stats_file[0])
         return;
     const char *j = render_json();
-    int fd = open(hak_cfg.stats_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    /* "%p" in the name becomes the pid: each process of a forking program keeps its own report. */
+    char path[sizeof hak_cfg.stats_file + 32];
+    const char *f = hak_cfg.stats_file, *pp = strstr(f, "%p");
+    if (pp)
+        hak_snprintf(path, (int)sizeof path, "%.*s%d%s", (int)(pp - f), f, (int)getpid(), pp + 2);
+    else
+        hak_snprintf(path, (int)sizeof path, "%s", f);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
-        hak_msg("HAKMEM_STATS_FILE=%s: cannot open for writing", hak_cfg.stats_file);
+        hak_msg("HAKMEM_STATS_FILE=%s: cannot open for writing", path);
         return;
     }
     write_all(fd, j, strlen(j));

@@ -119,3 +119,14 @@ def test_cli_rejects_other_json(tmp_path):
     f.write_text('{"a": 1}')
     proc = diagbuild.hakmem_cli("stats", str(f), "--no-chart")
     assert proc.returncode == 1 and "not a hakmem stats file" in proc.stderr
+
+
+def test_stats_file_per_process(tmp_path):
+    """"%p" in HAKMEM_STATS_FILE: a forking program leaves one report per process."""
+    env = {"HAKMEM_STATS_FILE": str(tmp_path / "s-%p.json")}
+    res = cbuild.run_driver("fork_threads", "balanced", "release", env=env, timeout=180)
+    cbuild.assert_clean(res, "balanced", "release", env)
+    files = list(tmp_path.glob("s-*.json"))
+    assert len(files) >= 2, files
+    for f in files:
+        assert "totals" in json.loads(f.read_text())
