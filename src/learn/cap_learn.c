@@ -46,7 +46,7 @@ int hak_learn_cap_decide(const hak_learn_cap_params_t *p, uint64_t hits, uint64_
     }
     if (next == cap)
         return HAK_LEARN_HOLD;            /* at the limit */
-    if (last_change_ms && now_ms - last_change_ms < p->dwell_ms)
+    if (last_change_ms && (now_ms < last_change_ms || now_ms - last_change_ms < p->dwell_ms))
         return HAK_LEARN_DWELL;
     *new_cap = next;
     return want;
@@ -172,12 +172,12 @@ static void publish(uint64_t now_ms)
     C.pending = 0;
     C.last_publish_ms = now_ms;
     uint64_t start = atomic_load_explicit(&g_window_start_ms, memory_order_relaxed);
-    if (now_ms - start < (uint64_t)hak_cfg.learn_window_ms)
+    if (now_ms < start || now_ms - start < (uint64_t)hak_cfg.learn_window_ms)   /* clocks are per thread */
         return;
     if (pthread_mutex_trylock(&decide_lock) != 0)
         return;                           /* another thread is closing the window */
     start = atomic_load_explicit(&g_window_start_ms, memory_order_relaxed);
-    if (now_ms - start >= (uint64_t)hak_cfg.learn_window_ms) {
+    if (now_ms >= start && now_ms - start >= (uint64_t)hak_cfg.learn_window_ms) {
         atomic_store_explicit(&g_window_start_ms, now_ms, memory_order_relaxed);
         decide(now_ms);
     }
@@ -228,7 +228,7 @@ void hak_learn_cap_event(hak_tls_t *t, hak_bin_t *b, unsigned cls, int overflow,
         C.pending++;
     }
 #endif
-    if (C.pending >= 16 || now_ms - C.last_publish_ms >= 100)
+    if (C.pending >= 16 || now_ms >= C.last_publish_ms + 100)
         publish(now_ms);
     adopt(t);
 }

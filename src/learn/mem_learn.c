@@ -242,7 +242,7 @@ void hak_learn_mem_event(hak_tls_t *t, uint32_t blocks, uint64_t now)
     T.ops = 0;
     uint64_t now_ms = now / 1000000;
     if (ops < (uint64_t)hak_cfg.mem_learn_window ||
-        now_ms - atomic_load_explicit(&g_last_ms, memory_order_relaxed) < 100)
+        now_ms < atomic_load_explicit(&g_last_ms, memory_order_relaxed) + 100)   /* per-thread clocks */
         return;
     if (pthread_mutex_trylock(&mem_lock) != 0)
         return;
@@ -250,7 +250,7 @@ void hak_learn_mem_event(hak_tls_t *t, uint32_t blocks, uint64_t now)
         hak_learn_mem_init(&M, hak_cfg.mem_learn_threshold);
         m_ready = 1;
     }
-    if (now_ms - atomic_load_explicit(&g_last_ms, memory_order_relaxed) >= 100) {
+    if (now_ms >= atomic_load_explicit(&g_last_ms, memory_order_relaxed) + 100) {
         atomic_store_explicit(&g_last_ms, now_ms, memory_order_relaxed);
         atomic_store_explicit(&g_ops, 0, memory_order_relaxed);
         hak_usage_t u = hak_usage();
@@ -265,7 +265,7 @@ void hak_learn_mem_event(hak_tls_t *t, uint32_t blocks, uint64_t now)
                         M.thp == HAK_LEARN_THP_ON ? "on" : "off", hak_learn_fx(100 * M.last_util, 1).s,
                         hak_learn_fx(100 * M.threshold, 0).s);
         }
-        if ((f & HAK_LEARN_MEM_TRIM) && now_ms - last_trim_ms < 1000)
+        if ((f & HAK_LEARN_MEM_TRIM) && last_trim_ms && now_ms < last_trim_ms + 1000)
             f &= ~HAK_LEARN_MEM_TRIM;         /* at most one trim a second: trimming is not free */
         if (f & HAK_LEARN_MEM_TRIM) {
             last_trim_ms = now_ms;
