@@ -1,7 +1,9 @@
 /* workload.c — a small multi-threaded program using the whole malloc family, for the stats and trace
  * tests. argv: threads rounds [sleep_ms_between_rounds]. Prints "done allocs=N" with the number of
- * allocating calls it made (malloc, calloc, realloc, posix_memalign, aligned_alloc). */
+ * allocating calls it made (malloc, calloc, realloc, posix_memalign, aligned_alloc). With
+ * WORKLOAD_STATS_JSON=1 it then prints "json <hak_stats_json()>" (looked up with dlsym). */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -60,5 +62,9 @@ int main(int argc, char **argv)
     for (int i = 0; i < threads && i < 64; i++)
         pthread_join(t[i], NULL);
     printf("done allocs=%ld\n", atomic_load(&calls));
+    if (getenv("WORKLOAD_STATS_JSON")) {
+        const char *(*fn)(void) = (const char *(*)(void))dlsym(RTLD_DEFAULT, "hak_stats_json");
+        printf("json %s", fn ? fn() : "null\n");
+    }
     return 0;
 }
