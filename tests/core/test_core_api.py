@@ -1,5 +1,6 @@
-"""API edge cases of the malloc family (c/api_edge.c) and the cases where
-peer allocators slip (c/peer_slips.c), in every mode and variant.
+"""API edge cases of the malloc family (c/api_edge.c), the cases where peer
+allocators slip (c/peer_slips.c) and allocation during early process start
+(c/early_start.c), in every mode and variant.
 
 Each driver prints one ``ok NAME`` / ``FAIL NAME: detail`` line per check;
 the glibc control runs prove the drivers themselves are right."""
@@ -58,3 +59,17 @@ def test_peer_slips(mode, variant):
     iters = "800" if variant == "tsan" else "3000"
     res = cbuild.run_driver("peer_slips", mode, variant, ["4", iters], timeout=180)
     cbuild.assert_clean(res, mode, variant)
+
+
+def test_early_start_glibc_control():
+    cbuild.assert_clean(cbuild.run_driver("early_start", None, cbuild.GLIBC, timeout=60))
+
+
+@pytest.mark.parametrize("mode,variant", cbuild.cases())
+def test_early_start(mode, variant):
+    """Constructors allocate (also through dlsym/dlopen and a thread) before
+    main; with the preload, the __libc_* aliases are hakmem's."""
+    res = cbuild.run_driver("early_start", mode, variant, timeout=60)
+    cbuild.assert_clean(res, mode, variant)
+    if variant in cbuild.PRELOAD_VARIANTS:
+        assert "libc_aliases.hakmem" in res.oks, res.describe()

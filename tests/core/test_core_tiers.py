@@ -12,7 +12,6 @@ CONFIGS = {
     "all-on": {},
     **{f"{t.lower()}-off": {f"HAKMEM_WRAP_{t}": "0"} for t in TIERS},
     "all-off": {f"HAKMEM_WRAP_{t}": "0" for t in TIERS},
-    "only-tiny": {f"HAKMEM_WRAP_{t}": "0" for t in TIERS if t != "TINY"},
 }
 
 
