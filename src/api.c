@@ -146,6 +146,21 @@ static void bin_flush(hak_heap_t *h, hak_bin_t *b, uint32_t k)
 }
 
 /* Back to the thread's bin, or to the slab when the bin has no room. */
+#if HAK_FEATURE_EXPERIMENTAL
+/* HAKMEM_EXPERIMENTAL_CACHE_TUNING: a bin that overflows grows by a quarter, up to 4x its configured size. */
+static void grow_bin(hak_bin_t *b, unsigned cls)
+{
+    uint32_t limit = hak_tune.cap[cls] * 4 < 2048 ? hak_tune.cap[cls] * 4 : 2048;
+    uint32_t cap = b->cap + b->cap / 4 + 1;
+    if (cap > limit)
+        cap = limit;
+    if (cap > b->cap) {
+        b->room += cap - b->cap;
+        b->cap = cap;
+    }
+}
+#endif
+
 static void free_block(void *p, hak_superslab_t *ss, unsigned cls)
 {
     hak_tls_t *t = &hak_tls;
@@ -166,6 +181,10 @@ static void free_block(void *p, hak_superslab_t *ss, unsigned cls)
         return;
     }
     if (b->room == 0) {
+#if HAK_FEATURE_EXPERIMENTAL
+        if (hak_tune.cache_tuning)
+            grow_bin(b, cls);
+#endif
 #if HAK_HAS_LEARN_HOOKS
         hak_learn_on_overflow(t, b, cls); /* may grow the bin: then there is room and no flush */
         if (b->room == 0)
@@ -194,6 +213,11 @@ HAK_NOINLINE void hak_free_slow(void *p)
     }
     unsigned cls = ss->unit_class[hak_ss_unit(p)];
     if (cls == HAK_NO_CLASS) {
+        hak_report_invalid("free()", p);
+        return;
+    }
+    if (HAK_UNLIKELY(hak_tune.verify_free) && hak_class_tier(cls) == HAK_TIER_TINY &&
+        !hak_ss_is_block_start(ss, p)) {
         hak_report_invalid("free()", p);
         return;
     }

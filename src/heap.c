@@ -140,6 +140,7 @@ static uint32_t slab_drain(hak_heap_t *h, hak_slab_t *s)
     s->free = l;
     s->free_count += n;
     s->used -= n;
+    atomic_fetch_sub_explicit(&s->remote_n, n, memory_order_relaxed);
     hak_counter_add(&h->st.remote_drained, n);
     hak_counter_add(&h->st.used_bytes, -(uint64_t)n * s->block_size);
     return n;
@@ -148,7 +149,7 @@ static uint32_t slab_drain(hak_heap_t *h, hak_slab_t *s)
 static int slab_has_room(hak_slab_t *s)
 {
     return s->free_count || s->carved < s->capacity ||
-           atomic_load_explicit(&s->remote, memory_order_relaxed);
+           (!hak_tune.no_drain && atomic_load_explicit(&s->remote, memory_order_relaxed));
 }
 
 /* A full slab may have regained blocks through remote frees: look at a few, rotating the list so
@@ -156,6 +157,8 @@ static int slab_has_room(hak_slab_t *s)
 static hak_slab_t *reclaim_full(hak_heap_t *h, unsigned cls)
 {
     hak_slab_list_t *l = &h->full[cls];
+    if (hak_tune.no_drain)
+        return NULL;
     for (int i = 0; l->head && i < 8; i++) {
         hak_slab_t *s = l->head;
         if (atomic_load_explicit(&s->remote, memory_order_relaxed)) {
@@ -204,15 +207,18 @@ static void chain_push(chain_t *c, void *p)
 static uint32_t slab_take(hak_heap_t *h, hak_slab_t *s, chain_t *c, uint32_t want)
 {
     uint32_t got = 0;
-    if (s->free_count < want &&
-        (s->free_count == 0 || s->carved == s->capacity || hak_tune.drain_eager))
+    if (!hak_tune.no_drain && s->free_count < want &&
+        (s->free_count == 0 || s->carved == s->capacity || h->drain_eager ||
+         atomic_load_explicit(&s->remote_n, memory_order_relaxed) >= hak_tune.drain_thresh))
         slab_drain(h, s);
     if (s->free_count) {
-        if (s->free_count <= want && hak_tune.splice) {
+        if (hak_tune.splice && s->free_count <= want && s->free_count <= hak_tune.splice_max) {
             got = s->free_count;
             chain_splice(c, s->free, got);
             s->free = NULL;
             s->free_count = 0;
+            hak_counter_add(&h->st.splices, 1);
+            hak_counter_add(&h->st.splice_blocks, got);
         } else {
             while (got < want && s->free) {
                 void *p = s->free;
@@ -304,6 +310,19 @@ static void storm_note_flush(hak_heap_t *h)
 #endif
 }
 
+/* Experimental adaptive drain: every 64 refills, drain eagerly for the next 64 when remote frees made up
+ * more than half of the blocks refilled, so producer/consumer threads stop carving fresh slabs. */
+static void adapt_drain(hak_heap_t *h)
+{
+    uint64_t refills = hak_counter_get(&h->st.refills);
+    if (refills % 64)
+        return;
+    uint64_t blocks = hak_counter_get(&h->st.refill_blocks), drained = hak_counter_get(&h->st.remote_drained);
+    h->drain_eager = (drained - h->adapt_drained) * 2 > blocks - h->adapt_blocks;
+    h->adapt_blocks = blocks;
+    h->adapt_drained = drained;
+}
+
 void *hak_heap_refill(hak_heap_t *h, hak_bin_t *bin, unsigned cls, unsigned want)
 {
     chain_t c = { NULL, NULL, 0 };
@@ -335,13 +354,17 @@ void *hak_heap_refill(hak_heap_t *h, hak_bin_t *bin, unsigned cls, unsigned want
     bin->room = bin->cap - (c.n - 1);
     hak_counter_add(&h->st.refills, 1);
     hak_counter_add(&h->st.refill_blocks, c.n);
+    if (hak_tune.adaptive_drain)
+        adapt_drain(h);
     return p;
 }
 
 /* ---- returning blocks: cache -> slabs ----------------------------------- */
 
-static void remote_push(hak_slab_t *s, void *first, void *last)
+static void remote_push(hak_slab_t *s, void *first, void *last, uint32_t n)
 {
+    /* Counted before the push: once pushed, the blocks may be drained and the slab recycled. */
+    atomic_fetch_add_explicit(&s->remote_n, n, memory_order_relaxed);
     void *old = atomic_load_explicit(&s->remote, memory_order_relaxed);
     do {
         *(void **)last = old;
@@ -372,7 +395,7 @@ void hak_heap_return(hak_heap_t *h, void *p, hak_superslab_t *ss)
         local_push(h, s, p);
     } else {
         hak_counter_add(&h->st.remote_frees, 1);
-        remote_push(s, p, p);
+        remote_push(s, p, p, 1);
     }
 }
 
@@ -401,7 +424,7 @@ void hak_heap_return_list(hak_heap_t *h, void *head, uint32_t n)
             k++;
         }
         hak_counter_add(&h->st.remote_frees, k);
-        remote_push(s, p, last);
+        remote_push(s, p, last, k);
         p = next;
     }
 }

@@ -42,6 +42,7 @@ extern HAK_TLS hak_tls_t hak_tls;
 typedef struct hak_heap_stats {
     hak_counter_t refills, refill_blocks, flushes, flush_blocks;
     hak_counter_t remote_frees, remote_drained;
+    hak_counter_t splices, splice_blocks;   /* refills that took a slab's whole free list (P0) */
     hak_counter_t slabs_created, slabs_destroyed;
     hak_counter_t used_bytes;      /* bytes of blocks outside slabs (with the program or cached) */
 } hak_heap_stats_t;
@@ -58,6 +59,8 @@ typedef struct hak_heap {
     hak_tls_t *tls;                /* thread using the heap, NULL while idle */
     struct hak_heap *next_all, *next_idle;
     hak_heap_stats_t st;
+    int drain_eager;               /* adaptive drain (experimental): set while remote frees dominate refills */
+    uint64_t adapt_blocks, adapt_drained;   /* counters at the last adaptive-drain decision */
 #if HAK_HAS_STATS
     uint64_t dead_allocs[HAK_NCLASS], dead_frees[HAK_NCLASS]; /* folded in from exited threads */
     hak_counter_t cls_refills[HAK_NCLASS];  /* cache misses per class (refills of an empty bin) */

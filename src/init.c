@@ -17,6 +17,7 @@
 #include "tuning.h"
 
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -32,6 +33,22 @@ static void thread_exit(void *arg);
 static uint32_t clamp_u32(long long v, uint32_t lo, uint32_t hi)
 {
     return v < (long long)lo ? lo : v > (long long)hi ? hi : (uint32_t)v;
+}
+
+/* Super Front Cache: the HAKMEM_TINY_SFC_HOT_CLASSES smallest classes (the hottest in most programs) get
+ * HAKMEM_TINY_SFC_CAPACITY cache slots instead of HAKMEM_TINY_TLS_CAP. */
+static void apply_front_cache(void)
+{
+#if HAK_FEATURE_SFC
+    if (!hak_cfg.tiny_sfc_enable)
+        return;
+    uint32_t cap = clamp_u32(hak_cfg.tiny_sfc_capacity, 1, 65535);
+    for (unsigned c = 0; c < (unsigned)hak_cfg.tiny_sfc_hot_classes && c < HAK_NCLASS; c++) {
+        hak_tune.cap[c] = cap;
+        if (hak_tune.refill[c] > cap)
+            hak_tune.refill[c] = cap;
+    }
+#endif
 }
 
 /* HAKMEM_TINY_TLS_CLASS_OVERRIDE "Cn:cap:refill": Cn covers the classes in (2^(n+3), 2^(n+4)] bytes. */
@@ -61,8 +78,16 @@ void hak_tuning_init(void)
 #endif
 #if HAK_FEATURE_P0_BATCH
     hak_tune.splice = hak_cfg.tiny_p0_enable != 0;
+    hak_tune.splice_max = clamp_u32(hak_cfg.tiny_p0_batch, 1, 1u << 20);
+    hak_tune.no_drain = hak_cfg.tiny_p0_no_drain != 0;
+    hak_tune.p0_log = hak_cfg.tiny_p0_log != 0;
 #endif
-    hak_tune.drain_eager = hak_cfg.tiny_drain_thresh == 0;
+    hak_tune.drain_thresh = clamp_u32(hak_cfg.tiny_drain_thresh, 0, 1u << 20);
+#if HAK_FEATURE_EXPERIMENTAL
+    hak_tune.adaptive_drain = hak_cfg.experimental_adaptive_drain != 0;
+    hak_tune.cache_tuning = hak_cfg.experimental_cache_tuning != 0;
+#endif
+    hak_tune.verify_free = hak_cfg.tiny_header_classidx == 0;
 
     uint32_t tiny_cap = clamp_u32(hak_cfg.tiny_tls_cap, 1, 65535);
     uint32_t tiny_refill = clamp_u32(hak_cfg.tiny_tls_refill, 1, 65535);
@@ -79,7 +104,12 @@ void hak_tuning_init(void)
         hak_tune.cap[c] = cap;
         hak_tune.refill[c] = refill < cap ? refill : cap;
     }
+    apply_front_cache();
     apply_class_overrides();
+    if (hak_tune.verify_free)   /* unverified TINY frees would bypass the check in a cache bin */
+        for (unsigned c = 0; c < HAK_NCLASS; c++)
+            if (hak_class_size[c] <= HAK_TINY_MAX)
+                hak_tune.cap[c] = 0;
     /* Integrity checks, tracing (HAKMEM_TRACE_ALLOCATIONS) and the ASan variant's poisoning live in the
      * slow paths: with every cache capacity 0, every operation takes them. */
     hak_tune.checked = hak_tune.integrity || HAK_SANITIZER_ADDRESS;
@@ -143,6 +173,26 @@ static void fork_child(void)
     hak_decay_fork_child();              /* no decay thread in the child: the next kick starts one */
 }
 
+/* HAKMEM_TINY_P0_LOG: the refill counters of every heap at exit, and whether they add up. */
+static void p0_report(void)
+{
+    uint64_t refills = 0, blocks = 0, splices = 0, spliced = 0, drained = 0;
+    hak_heap_lock();
+    for (hak_heap_t *h = hak_heap_first(); h; h = h->next_all) {
+        refills += hak_counter_get(&h->st.refills);
+        blocks += hak_counter_get(&h->st.refill_blocks);
+        splices += hak_counter_get(&h->st.splices);
+        spliced += hak_counter_get(&h->st.splice_blocks);
+        drained += hak_counter_get(&h->st.remote_drained);
+    }
+    hak_heap_unlock();
+    int ok = splices <= refills && spliced <= blocks && blocks >= refills;
+    hak_msg("P0: %llu refills brought %llu blocks; %llu splices took %llu of them; %llu remote frees drained; %s",
+            (unsigned long long)refills, (unsigned long long)blocks, (unsigned long long)splices,
+            (unsigned long long)spliced, (unsigned long long)drained,
+            ok ? "counters consistent" : "COUNTERS INCONSISTENT");
+}
+
 /* ---- start-up ------------------------------------------------------------------- */
 
 void hak_init(void)
@@ -163,6 +213,8 @@ void hak_init(void)
         hak_integrity_init();
         hak_trace_init();
         hak_stats_init();
+        if (hak_tune.p0_log)
+            atexit(p0_report);
         atomic_store_explicit(&hak_ready, 2, memory_order_release);
     }
     pthread_mutex_unlock(&lock);

@@ -12,6 +12,7 @@ enum hak_slab_where { HAK_LIST_NONE, HAK_LIST_PARTIAL, HAK_LIST_FULL };
 typedef struct hak_slab {
     void *free;                    /* local free list; touched by the owning heap only */
     _Atomic(void *) remote;        /* blocks freed by other threads: lock-free stack drained by the owner */
+    _Atomic uint32_t remote_n;     /* about how many blocks wait on `remote` (added before each push) */
     char *start;                   /* first block */
     uint32_t block_size;
     uint32_t capacity;             /* blocks the slab holds */

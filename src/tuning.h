@@ -10,7 +10,13 @@ typedef struct hak_tuning {
     uint32_t refill[HAK_NCLASS];  /* blocks one refill brings */
     int tier_on[HAK_TIER_COUNT];  /* HAKMEM_WRAP_*: 0 sends the tier to the system allocator */
     int splice;                   /* take a slab's whole free list at once when it fits (P0 batch) */
-    int drain_eager;              /* drain remote frees on every refill, not only when a slab runs dry */
+    uint32_t splice_max;          /* longest free list one splice takes (HAKMEM_TINY_P0_BATCH) */
+    int no_drain;                 /* never drain remote frees on refill (HAKMEM_TINY_P0_NO_DRAIN, debugging) */
+    int p0_log;                   /* report the refill counters at exit (HAKMEM_TINY_P0_LOG) */
+    uint32_t drain_thresh;        /* drain a slab's remote frees once this many wait (0: whenever any wait) */
+    int adaptive_drain;           /* per heap: drain eagerly while most refilled blocks are remote frees */
+    int cache_tuning;             /* grow a bin's capacity each time it overflows (experimental) */
+    int verify_free;              /* TINY frees are checked against slab metadata (HAKMEM_TINY_HEADER_CLASSIDX=0) */
     int integrity;                /* canaries and double/invalid free checks (every op takes the slow path) */
     int checked;                  /* integrity, tracing or ASan: caches off, slow paths check/record/poison */
 } hak_tuning_t;
