@@ -28,6 +28,10 @@ size_t hak_learn_report_json(char *buf, size_t cap) HAK_WEAK_HOOK;
 
 static const char *const tier_names[HAK_TIER_COUNT] = { "tiny", "pool", "mid", "large" };
 
+/* Set in a child of fork(): the learner sections are left out of its reports, because the learners'
+ * report locks are not held across fork and a parent thread may have owned one at that moment. */
+static int in_forked_child;
+
 hak_usage_t hak_usage(void)
 {
     hak_usage_t u;
@@ -325,7 +329,7 @@ static const char *render_json(void)
         put(&o, "\"bigcache_hit_rate\":null},");
     if (mem[0])
         put(&o, "\"memory\":{%s},", mem);
-    if (hak_learn_report_json) {
+    if (hak_learn_report_json && !in_forked_child) {
         char learn[8192];
         size_t n = hak_learn_report_json(learn, sizeof learn);
         if (n)
@@ -464,7 +468,7 @@ static void print_text(int fd, int verbose)
     }
     if (verbose && mem[0])
         put(&o, "  memory: {%s}\n", mem);
-    if (hak_learn_report_text) {
+    if (hak_learn_report_text && !in_forked_child) {
         char learn[8192];
         size_t n = hak_learn_report_text(learn, sizeof learn);
         if (n) {
@@ -578,32 +582,35 @@ void hak_stats_start_thread(void)
     pthread_attr_destroy(&a);
 }
 
-static void fork_prepare(void) { pthread_mutex_lock(&report_lock); }
-static void fork_parent(void) { pthread_mutex_unlock(&report_lock); }
-/* The interval thread does not exist in the child: start a new one lazily, with fresh samples. */
-static void fork_child(void)
-{
-    pthread_mutex_init(&report_lock, NULL);
-    n_samples = 0;
-    sample_stride = 1;
-    sample_skip = 0;
-    clock_gettime(CLOCK_MONOTONIC, &t_start);
-    if (hak_cfg.stats_interval_sec > 0)
-        atomic_store(&hak_stats_pending, 1);
-}
 #else
 void hak_stats_start_thread(void) {}
 #endif
 
+/* fork: the report lock is held across it (a report in progress in another thread would leave it
+ * locked in the child); the interval thread does not exist in the child: a new one starts lazily,
+ * with fresh samples. */
+static void fork_prepare(void) { pthread_mutex_lock(&report_lock); }
+static void fork_parent(void) { pthread_mutex_unlock(&report_lock); }
+static void fork_child(void)
+{
+    pthread_mutex_init(&report_lock, NULL);
+    in_forked_child = 1;
+    n_samples = 0;
+    sample_stride = 1;
+    sample_skip = 0;
+    clock_gettime(CLOCK_MONOTONIC, &t_start);
+    if (HAK_HAS_STATS && hak_cfg.stats_interval_sec > 0)
+        atomic_store(&hak_stats_pending, 1);
+}
+
 void hak_stats_init(void)
 {
     clock_gettime(CLOCK_MONOTONIC, &t_start);
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
 #if HAK_HAS_STATS
     if (hak_cfg.stats_enable || hak_cfg.stats_file[0] || hak_cfg.stats_interval_sec > 0)
         atexit(at_exit);
-    if (hak_cfg.stats_interval_sec > 0) {
-        pthread_atfork(fork_prepare, fork_parent, fork_child);
+    if (hak_cfg.stats_interval_sec > 0)
         atomic_store(&hak_stats_pending, 1);
-    }
 #endif
 }
