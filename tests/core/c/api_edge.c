@@ -654,6 +654,9 @@ static void check_extras(void)
           "uordblks=%zu hblkhd=%zu after 1 MB in 1000 live blocks", mi.uordblks, mi.hblkhd);
     for (int i = 0; i < N; i++)
         free(p[i]);
+    struct mallinfo2 after = mallinfo2();
+    CHECK("mallinfo2.tracks_frees", after.uordblks + (size_t)N * 1000 / 2 <= mi.uordblks,
+          "uordblks %zu with 1 MB live, %zu after freeing it", mi.uordblks, after.uordblks);
     if (cfree) {
         void *c = malloc(100);
         cfree(c);
