@@ -125,8 +125,18 @@ static void on_event(hak_tls_t *t, hak_bin_t *b, unsigned cls, int overflow)
 
 void hak_learn_on_refill(hak_tls_t *t, hak_bin_t *b, unsigned cls)
 {
-    if (!learning_on() || b->cap == 0 || cls >= HAK_NCLASS)
+    if (!learning_on() || cls >= HAK_NCLASS)
         return;
+    if (b->cap == 0) {
+        /* No cache to size (integrity checks, tracing, a class bypassed): every allocation comes
+         * here, and only memory learning has something to learn from it. */
+#if HAK_FEATURE_MEM_LEARN
+        if ((clk.n++ & 7) == 0)
+            clk.now = hak_learn_now_ns();
+        hak_learn_mem_event(t, 1, clk.now);
+#endif
+        return;
+    }
     on_event(t, b, cls, 0);
 }
 
