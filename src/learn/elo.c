@@ -222,6 +222,7 @@ int hak_elo_result(hak_elo_t *e, unsigned s, double cost)
 #include "log.h"
 
 #include <pthread.h>
+#include <sched.h>
 
 static const char *const large_names[HAK_ELO_LARGE_COUNT] = { "best_fit", "exact", "largest_fit" };
 static pthread_mutex_t elo_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -280,7 +281,14 @@ int hak_elo_large_event(unsigned s, double cost)
 
 size_t hak_learn_elo_report(char *buf, size_t cap, size_t len, int json)
 {
-    pthread_mutex_lock(&elo_lock);
+    /* Reports run at exit and from the interval thread, possibly in a child forked while another
+     * thread held the lock: try a while, never block. */
+    int locked = 0;
+    for (int i = 0; i < 1000 && !(locked = pthread_mutex_trylock(&elo_lock) == 0); i++)
+        sched_yield();
+    if (!locked)
+        return json ? hak_learn_fmt(buf, cap, len, "\"elo\":{\"phase\":\"busy\"}")
+                    : hak_learn_fmt(buf, cap, len, "  ELO (large blocks): busy\n");
     ready_locked();
     hak_elo_t e = E;
     pthread_mutex_unlock(&elo_lock);
