@@ -142,6 +142,7 @@ static uint32_t slab_drain(hak_heap_t *h, hak_slab_t *s)
     s->used -= n;
     atomic_fetch_sub_explicit(&s->remote_n, n, memory_order_relaxed);
     hak_counter_add(&h->st.remote_drained, n);
+    hak_counter_add(&h->st.remote_drains, 1);
     hak_counter_add(&h->st.used_bytes, -(uint64_t)n * s->block_size);
     return n;
 }

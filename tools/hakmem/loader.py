@@ -9,6 +9,7 @@ point them at a copy.
     load_mode(name)    -> Mode      (.name, .doc, .features, .defaults, .file)
     resolve_mode(name) -> Resolved  (.name, .features {feature: bool}, .values {key: value})
     load_variants()    -> {name: Variant}  (.cflags, .linkflags, .defines, .interpose)
+    load_effects()     -> {key: KnobEffect}  (each knob's `effect:`, its mode filled in and checked)
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ import yaml
 from pydantic import ValidationError
 
 from . import ROOT, values
-from .schema import (CORE_FEATURE, ConfigError, ModeFile, Option, OptionsFile,
+from .schema import (CORE_FEATURE, ConfigError, Effect, ModeFile, Option, OptionsFile,
                      VariantsFile)
 
 MODES_DIR = ROOT / "modes"
@@ -30,7 +31,10 @@ NOT_MODES = {OPTIONS_FILE, VARIANTS_FILE}
 
 __all__ = ["ConfigError", "Options", "Option", "Mode", "Resolved", "Variant",
            "load_options", "mode_names", "load_mode", "resolve_mode", "resolve_all",
-           "load_variants", "load_variant", "default_mode", "source_files"]
+           "load_variants", "load_variant", "default_mode", "source_files",
+           "KnobEffect", "load_effects", "STATS_FEATURE"]
+
+STATS_FEATURE = "stats"      # an effect's default mode prefers one that compiles statistics in
 
 
 # --------------------------------------------------------------------------- results
@@ -40,6 +44,7 @@ class Options:
     features: dict[str, str]
     options: list[Option]
     file: str = ""
+    workloads: dict[str, str] = field(default_factory=dict)  # knob-effect workload -> doc
 
     def option(self, key: str) -> Option:
         return self._by_key[key]
@@ -191,6 +196,8 @@ def _load_options(path: Path) -> Options:
             continue
         if opt.feature not in top.features:
             problems.append((shown, f"{opt.key}.feature", f"unknown feature '{opt.feature}'"))
+        if opt.effect is not None:
+            problems.extend(_effect_problems(shown, opt, top.workloads))
         for env in [opt.env] + [a.env for a in opt.aliases]:
             if env in seen_env:
                 problems.append((shown, opt.key, f"{env} is already declared by {seen_env[env]}"))
@@ -205,7 +212,29 @@ def _load_options(path: Path) -> Options:
         problems.append((shown, f"features.{f}", "feature has no knobs"))
     if problems:
         raise ConfigError.many(problems)
-    return Options(features=dict(top.features), options=opts, file=shown)
+    return Options(features=dict(top.features), options=opts, file=shown,
+                   workloads=dict(top.workloads))
+
+
+def _effect_problems(shown: str, opt: Option, workloads: dict[str, str]) -> list[tuple[str, str, str]]:
+    """Checks of one knob's `effect:` that need more than the Effect model alone."""
+    eff = opt.effect
+    assert eff is not None
+    out = []
+    if opt.preset:
+        return [(shown, f"{opt.key}.effect", "the preset knob's effect is the mode it names; "
+                 "it has no `effect:`")]
+    if eff.unobserved is not None:
+        return out
+    if eff.workload not in workloads:
+        out.append((shown, f"{opt.key}.effect.workload",
+                    _unknown_name("workload", eff.workload, list(workloads)) if workloads
+                    else f"unknown workload '{eff.workload}' (no `workloads:` are declared)"))
+    try:
+        values.coerce_value(opt, eff.set)
+    except ValueError as exc:
+        out.append((shown, f"{opt.key}.effect.set", f"{eff.set!r}: {exc}"))
+    return out
 
 
 # --------------------------------------------------------------------------- modes
@@ -307,8 +336,83 @@ def resolve_mode(name: str, modes_dir: Path | str | None = None) -> Resolved:
 
 
 def resolve_all(modes_dir: Path | str | None = None) -> dict[str, Resolved]:
-    """Every mode, resolved (validates the whole modes/ directory)."""
-    return {m: resolve_mode(m, modes_dir) for m in mode_names(modes_dir)}
+    """Every mode, resolved (validates the whole modes/ directory, knob effects included)."""
+    out = {m: resolve_mode(m, modes_dir) for m in mode_names(modes_dir)}
+    _effects(load_options(modes_dir), out)
+    return out
+
+
+# --------------------------------------------------------------------------- knob effects
+
+@dataclass
+class KnobEffect:
+    """A knob's `effect:` with its mode resolved: what tests/knobs runs and checks."""
+
+    option: Option
+    mode: str | None
+    workload: str | None
+    set: str | None
+    env: dict[str, str]
+    observe: str | None
+    kind: str          # path | stderr | file ('' when unobserved)
+    target: str        # the dotted path or the regex
+    expect: str | None
+    default: Any       # the knob's effective default in `mode`
+    unobserved: str | None = None   # why no workload shows the effect yet
+
+    @property
+    def key(self) -> str:
+        return self.option.key
+
+
+def _effects(opts: Options, resolved: dict[str, Resolved]) -> dict[str, KnobEffect]:
+    problems: list[tuple[str, str, str]] = []
+    out: dict[str, KnobEffect] = {}
+    names = list(resolved)
+    for o in opts.options:
+        eff: Effect | None = o.effect
+        if eff is None:
+            continue
+        if eff.unobserved is not None:
+            out[o.key] = KnobEffect(option=o, mode=None, workload=None, set=None, env={}, observe=None,
+                                    kind="", target="", expect=None, default=None,
+                                    unobserved=eff.unobserved.strip())
+            continue
+        having = [m for m in names if resolved[m].features[o.feature]]
+        if eff.mode is None:
+            stats = [m for m in having if resolved[m].features.get(STATS_FEATURE)]
+            if not having:
+                problems.append((opts.file, f"{o.key}.effect.mode",
+                                 f"no mode compiles feature '{o.feature}' in"))
+                continue
+            mode = (stats or having)[0]
+        else:
+            mode = eff.mode
+            if mode not in resolved:
+                problems.append((opts.file, f"{o.key}.effect.mode", _unknown_name("mode", mode, names)))
+                continue
+            if mode not in having:
+                problems.append((opts.file, f"{o.key}.effect.mode",
+                                 f"mode '{mode}' does not compile feature '{o.feature}' in "
+                                 f"(modes that do: {', '.join(having) or 'none'})"))
+                continue
+        default = resolved[mode].values[o.key]
+        if values.coerce_value(o, eff.set) == default:
+            problems.append((opts.file, f"{o.key}.effect.set",
+                             f"{eff.set!r} is the knob's default in mode '{mode}': nothing to compare"))
+            continue
+        out[o.key] = KnobEffect(option=o, mode=mode, workload=eff.workload, set=eff.set,
+                                env=dict(eff.env), observe=eff.observe, kind=eff.kind,
+                                target=eff.target, expect=eff.expect, default=default)
+    if problems:
+        raise ConfigError.many(problems)
+    return out
+
+
+def load_effects(modes_dir: Path | str | None = None) -> dict[str, KnobEffect]:
+    """Every knob's `effect:` (key -> KnobEffect), its mode defaulted and validated."""
+    d = _dir(modes_dir)
+    return _effects(load_options(d), {m: resolve_mode(m, d) for m in mode_names(d)})
 
 
 # --------------------------------------------------------------------------- variants

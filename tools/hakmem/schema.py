@@ -85,6 +85,108 @@ class Alias(Strict):
         return v
 
 
+EffectExpect = Literal["increases", "decreases", "differs", "matches"]
+_OBSERVE_PATH_RE = re.compile(r"[a-z_][a-z0-9_]*(\.([A-Za-z0-9_]+|\*))*")
+_WORKLOAD_RE = _IDENT_RE
+
+
+class Effect(Strict):
+    """How a knob's effect is observed (tests/knobs): run `workload` under `mode`'s release .so
+    with the knob at its default and at `set`, and compare what `observe` names.
+
+    observe: a dotted path into the stats JSON (`tiers.tiny.cache_misses`; a list element is
+    named by its `name`, `class` or `tier` field or by its index, `*` sums over a list),
+    `stderr:<regex>` (a message) or `file:<regex>` (a file name the run creates in its
+    working directory). expect: increases / decreases (a path's value), differs (either),
+    matches (a regex: found with `set`, absent with the default).
+
+    `unobserved: <reason>` instead of the rest records a knob whose effect no workload shows yet
+    (the test reports it as skipped with the reason).
+    """
+
+    mode: Optional[str] = None
+    workload: Optional[str] = None
+    set: Optional[str] = None
+    env: dict[str, str] = {}
+    observe: Optional[str] = None
+    expect: Optional[EffectExpect] = None
+    unobserved: Optional[str] = None
+
+    @field_validator("set", mode="before")
+    @classmethod
+    def _set(cls, v: Any) -> str:
+        if isinstance(v, bool):
+            raise ValueError(f"set {v!r} is a YAML boolean; quote it (e.g. \"1\")")
+        if isinstance(v, (int, float)):
+            return str(v)
+        return v
+
+    @field_validator("env", mode="before")
+    @classmethod
+    def _env(cls, v: Any) -> Any:
+        if isinstance(v, dict):
+            out = {}
+            for k, x in v.items():
+                if not isinstance(k, str) or not re.fullmatch(r"[A-Z_][A-Z0-9_]*", k):
+                    raise ValueError(f"env name {k!r} is not an upper-case variable name")
+                if isinstance(x, bool):
+                    raise ValueError(f"env {k}: {x!r} is a YAML boolean; quote it")
+                out[k] = str(x) if isinstance(x, (int, float)) else x
+            return out
+        return v
+
+    @field_validator("workload")
+    @classmethod
+    def _workload(cls, v: Optional[str]) -> Optional[str]:
+        if v is not None and not _WORKLOAD_RE.fullmatch(v):
+            raise ValueError(f"workload '{v}' must be a lower-case identifier")
+        return v
+
+    @property
+    def kind(self) -> str:
+        """'stderr', 'file' or 'path' ('' when unobserved)."""
+        if self.observe is None:
+            return ""
+        head = self.observe.split(":", 1)[0]
+        return head if head in ("stderr", "file") and ":" in self.observe else "path"
+
+    @property
+    def target(self) -> str:
+        """The regex (stderr, file) or the dotted path."""
+        if self.observe is None:
+            return ""
+        return self.observe.split(":", 1)[1] if self.kind != "path" else self.observe
+
+    @model_validator(mode="after")
+    def _check(self) -> "Effect":
+        given = [f for f in ("mode", "workload", "set", "observe", "expect") if getattr(self, f) is not None]
+        if self.unobserved is not None:
+            if not self.unobserved.strip():
+                raise ValueError("unobserved needs a reason")
+            if given or self.env:
+                raise ValueError(f"unobserved excludes {', '.join(given + (['env'] if self.env else []))}")
+            return self
+        missing = [f for f in ("workload", "set", "observe", "expect") if getattr(self, f) is None]
+        if missing:
+            raise ValueError(f"effect needs {', '.join(missing)} (or `unobserved: <reason>`)")
+        if self.kind == "path":
+            if not _OBSERVE_PATH_RE.fullmatch(self.observe):
+                raise ValueError(f"observe '{self.observe}' is neither a dotted stats path "
+                                 "(a.b.c) nor stderr:<regex> / file:<regex>")
+            if self.expect == "matches":
+                raise ValueError("expect `matches` needs observe stderr:<regex> or file:<regex>")
+        else:
+            try:
+                re.compile(self.target)
+            except re.error as exc:
+                raise ValueError(f"observe {self.kind}: bad regex {self.target!r}: {exc}") from None
+            if not self.target:
+                raise ValueError(f"observe {self.kind}: needs a regex")
+            if self.expect in ("increases", "decreases"):
+                raise ValueError(f"expect `{self.expect}` needs a stats path, not {self.kind}:")
+        return self
+
+
 class Option(Strict):
     """One knob of options.yaml. `key` is derived from `env`; `default` is typed."""
 
@@ -99,6 +201,7 @@ class Option(Strict):
     doc: str = Field(min_length=1)
     aliases: list[Alias] = []
     preset: bool = False
+    effect: Optional[Effect] = None
 
     @property
     def key(self) -> str:
@@ -181,6 +284,7 @@ class Option(Strict):
 
 class OptionsFile(Strict):
     features: dict[str, str]
+    workloads: dict[str, str] = {}  # knob-effect workloads (tests/knobs/c/<name>.c) -> one-line doc
     options: list[dict[str, Any]]   # validated one by one so errors name the knob
 
     @field_validator("features")
@@ -191,6 +295,14 @@ class OptionsFile(Strict):
         for name in v:
             if not _IDENT_RE.fullmatch(name):
                 raise ValueError(f"feature '{name}' must be a lower-case identifier")
+        return v
+
+    @field_validator("workloads")
+    @classmethod
+    def _workloads(cls, v: dict[str, str]) -> dict[str, str]:
+        for name in v:
+            if not _WORKLOAD_RE.fullmatch(name):
+                raise ValueError(f"workload '{name}' must be a lower-case identifier")
         return v
 
 
