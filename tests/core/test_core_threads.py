@@ -87,3 +87,16 @@ def test_stress_mt(mode, variant):
                             timeout=300)
     cbuild.assert_clean(res, mode, variant)
     assert res.info("ops="), res.describe()
+
+
+MIXED_OWNERS = {"HAKMEM_WRAP_POOL": "0", "HAKMEM_WRAP_LARGE": "0"}
+
+
+@pytest.mark.parametrize("mode,variant", cbuild.cases(variants=("release", "tsan")))
+def test_stress_mixed_owners(mode, variant):
+    """The stress with two tiers switched off: blocks of both owners are freed
+    across threads and realloc'ed from one owner to the other."""
+    threads, rounds, ops = STRESS[variant]
+    args = [str(threads), "2", str(max(ops // 2, 500)), "4242"]
+    res = cbuild.run_driver("stress_mt", mode, variant, args, env=MIXED_OWNERS, timeout=300)
+    cbuild.assert_clean(res, mode, variant, MIXED_OWNERS)
