@@ -41,14 +41,32 @@ typedef struct bc_list {
 #define BC_INITIAL_BUCKETS 256u
 #define BC_MAX_PROBES 512
 
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static bc_class_t **buckets;
-static size_t nbuckets, nkeys;
-static bc_list_t warm, cold;
-static bc_block_t *free_nodes;
-static size_t cached_bytes, warm_bytes, max_bytes = 64u << 20, max_block = 32u << 20;
-static _Atomic size_t cached_blocks;
-static _Atomic uint64_t empty_misses;
+/* The state every get/put touches, packed into a few adjacent cache lines: a large block's free
+ * follows the program writing it, which has pushed all of this out of the near caches. */
+static struct {
+    pthread_mutex_t lock;
+    bc_list_t warm, cold;
+    bc_block_t *free_nodes;
+    size_t cached_bytes, warm_bytes, max_bytes, max_block;
+    bc_class_t **buckets;
+    size_t nbuckets, nkeys;
+    _Atomic size_t cached_blocks;
+    _Atomic uint64_t empty_misses;
+} G __attribute__((aligned(64))) = { .lock = PTHREAD_MUTEX_INITIALIZER, .max_bytes = 64u << 20,
+                                     .max_block = 32u << 20 };
+#define lock G.lock
+#define warm G.warm
+#define cold G.cold
+#define free_nodes G.free_nodes
+#define cached_bytes G.cached_bytes
+#define warm_bytes G.warm_bytes
+#define max_bytes G.max_bytes
+#define max_block G.max_block
+#define buckets G.buckets
+#define nbuckets G.nbuckets
+#define nkeys G.nkeys
+#define cached_blocks G.cached_blocks
+#define empty_misses G.empty_misses
 
 static struct {
     uint64_t hits, hits_warm, hits_zeroed, misses, puts, rejects, evictions, evicted_bytes;
@@ -98,13 +116,22 @@ static uint64_t fnv1a(uint64_t key)
     return h;
 }
 
+/* A small direct-mapped memo of recently used keys in front of the hash table: a program reusing a
+ * few sizes (the VM loop) finds its key without hashing. Key nodes never move or die, so a memo
+ * entry stays valid across table growth. */
+#define BC_MEMO 64
+static bc_class_t *memo[BC_MEMO];
+
 static bc_class_t *find_key(uint64_t key)
 {
+    bc_class_t **m = &memo[(key >> 12) & (BC_MEMO - 1)];
+    if (*m && (*m)->key == key)
+        return *m;
     if (!buckets)
         return NULL;
     for (bc_class_t *c = buckets[fnv1a(key) & (nbuckets - 1)]; c; c = c->chain)
         if (c->key == key)
-            return c;
+            return *m = c;
     return NULL;
 }
 
@@ -286,7 +313,7 @@ void *hak_bigcache_get(size_t n, size_t *size, int *zeroed)
     size_t key = hak_bigcache_round(n);
     int strategy = hak_bigcache_strategy();
     uint64_t wm = atomic_load_explicit(&hak_bigcache_policy.wmax_milli, memory_order_relaxed);
-    size_t limit = (size_t)(((unsigned __int128)n * wm) / 1000);
+    size_t limit = n < ((size_t)1 << 40) ? n * wm / 1000 : (size_t)(((unsigned __int128)n * wm) / 1000);
     if (strategy == HAK_BC_EXACT || limit < key)
         limit = key;
     pthread_mutex_lock(&lock);

@@ -26,7 +26,9 @@ typedef struct hak_decay_range {
 extern _Atomic uint64_t hak_decay_activity;
 static inline void hak_decay_touch(void)
 {
-    atomic_fetch_add_explicit(&hak_decay_activity, 1, memory_order_relaxed);
+    /* an indicator, not a count: a lost increment between racing threads changes nothing */
+    atomic_store_explicit(&hak_decay_activity,
+                          atomic_load_explicit(&hak_decay_activity, memory_order_relaxed) + 1, memory_order_relaxed);
 }
 
 /* Monotonic clock, coarse (a few ms resolution is plenty for decay). */

@@ -20,12 +20,22 @@ typedef struct large_entry {
     size_t map_size;   /* whole mapping */
 } large_entry_t;
 
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static large_entry_t *table;
-static size_t table_cap;      /* power of two */
-static size_t table_len;
-static size_t in_use;
-static uint64_t n_allocs, n_frees;
+/* One cache line or two for everything a large malloc/free touches besides its table slot. */
+static struct {
+    pthread_mutex_t lock;
+    large_entry_t *table;
+    size_t table_cap;         /* power of two */
+    size_t table_len;
+    size_t in_use;
+    uint64_t n_allocs, n_frees;
+} L __attribute__((aligned(64))) = { .lock = PTHREAD_MUTEX_INITIALIZER };
+#define lock L.lock
+#define table L.table
+#define table_cap L.table_cap
+#define table_len L.table_len
+#define in_use L.in_use
+#define n_allocs L.n_allocs
+#define n_frees L.n_frees
 
 static size_t slot_of(uintptr_t p, size_t cap)
 {
