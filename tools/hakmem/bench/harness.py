@@ -76,16 +76,22 @@ def run(cfg: Config) -> dict:
     def argv(s: suite.Scenario) -> list[str]:
         return list(cfg.scenario_args.get(s.name, s.argv(cfg.quick)))
 
-    for rep, kind, s, a in plan:
-        r = run_program(binaries[s.program], argv(s), a, scenario=s.name, rep=rep,
-                        kind=kind, timeout=cfg.timeout, env=cfg.env, strace=True)
-        runs.append(r)
-        if not r.ok:
-            bar.note(f"{s.name} under {a.name}: {r.status}: {r.command}")
-        bar.step(f"{s.name} / {a.name}")
+    interrupted = False
+    try:
+        for rep, kind, s, a in plan:
+            r = run_program(binaries[s.program], argv(s), a, scenario=s.name, rep=rep,
+                            kind=kind, timeout=cfg.timeout, env=cfg.env, strace=True)
+            runs.append(r)
+            if not r.ok:
+                bar.note(f"{s.name} under {a.name}: {r.status}: {r.command}")
+            bar.step(f"{s.name} / {a.name}")
+    except KeyboardInterrupt:
+        # Keep what was measured: the outputs are written from the runs so far.
+        interrupted = True
+        bar.note("interrupted: writing the results of the runs completed so far")
 
     cg: list[callgrind.PairCount] = []
-    if cfg.callgrind:
+    if cfg.callgrind and not interrupted:
         cg = _callgrind(cfg, allocs, bar)
 
     summaries = stats.summarize(runs, [s.name for s in scenarios], allocs, cfg.baseline)
@@ -97,6 +103,7 @@ def run(cfg: Config) -> dict:
             "warmup": cfg.warmup,
             "quick": cfg.quick,
             "matrix": cfg.matrix,
+            "interrupted": interrupted,
             "baseline": cfg.baseline,
             "env": cfg.env,
             "duration_s": round(time.time() - started, 1),

@@ -213,7 +213,8 @@ def markdown(results: dict, image_dir: Path | None = None, md_dir: Path | None =
         f"Command: `{meta['command']}`  ",
         f"{meta['runs']} measured runs per scenario and allocator after {meta['warmup']} "
         f"warm-up, alternating between allocators; medians, min – max, ratios against "
-        f"**{meta['baseline']}** (higher throughput is better). Wall time {meta['duration_s']} s.",
+        f"**{meta['baseline']}** (higher throughput is better). Wall time {meta['duration_s']} s."
+        + (" **Interrupted: partial results.**" if meta.get("interrupted") else ""),
         "",
         machine_text(results),
         "",
