@@ -130,6 +130,8 @@ def main(args: argparse.Namespace) -> int:
         report.update_document(args.doc, results, out if args.charts else None)
         print(f"updated {args.doc}", file=sys.stderr)
     print(f"results: {out}", file=sys.stderr)
+    if results["meta"].get("interrupted"):
+        return 130
     probs = results["problems"]
     if probs:
         print(f"hakmem bench: {len(probs)} problem(s), see 'Problems' in {out / 'table.md'}",
