@@ -139,8 +139,8 @@ HAK_NO_SANITIZE size_t hak_integrity_usable(const void *p, unsigned cls)
 void hak_report_invalid(const char *what, const void *p)
 {
     if (hak_tune.integrity)
-        hak_fatal("%s: invalid pointer %p: not allocated by hakmem (nor by the system allocator it "
-                  "delegates to)", what, p);
+        hak_fatal("%s: invalid pointer %p: not a live block (never allocated by hakmem or the system "
+                  "allocator it delegates to, or a large block already freed)", what, p);
     static _Atomic int said;
     if (!atomic_exchange(&said, 1))
         hak_msg("%s: ignoring %p, which was not allocated by hakmem (invalid pointer; further reports suppressed)",

@@ -20,7 +20,8 @@ ERRORS = {
     "double": r"free\(\): double free of 0x[0-9a-f]+ \(40-byte block, tiny size class \d+, \d+ B, "
               r"allocated by thread \d+\)",
     "interior": r"free\(\): invalid pointer 0x[0-9a-f]+: 16 bytes into the block 0x[0-9a-f]+ \(tiny size class \d+",
-    "foreign": r"free\(\): invalid pointer 0x[0-9a-f]+: not allocated by hakmem",
+    "foreign": r"free\(\): invalid pointer 0x[0-9a-f]+: not a live block \(never allocated by hakmem",
+    "largedouble": r"free\(\): invalid pointer 0x[0-9a-f]+: not a live block .*a large block already freed",
     "realloc": r"realloc\(\): use of an already freed block 0x[0-9a-f]+",
     "memalign": r"free\(\): write past the end of the 100-byte block 0x[0-9a-f]+",
 }

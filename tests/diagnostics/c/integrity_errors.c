@@ -8,6 +8,7 @@
  *   interior   free a pointer 16 bytes into a block
  *   foreign    free a pointer hakmem never handed out (a stack address)
  *   realloc    realloc a block that was already freed
+ *   largedouble  free a 100 000-byte block twice
  *   memalign   overflow of a posix_memalign block
  *   usable     print malloc_usable_size of a 40-byte block (the requested size under checks)
  *   ok         all of the above, done right */
@@ -47,6 +48,11 @@ int main(int argc, char **argv)
     } else if (!strcmp(what, "foreign")) {
         char local[64];
         free(local + 16);
+    } else if (!strcmp(what, "largedouble")) {
+        char *l = malloc(100000);
+        memset(l, 'l', 100000);
+        free(l);
+        free(l);
     } else if (!strcmp(what, "realloc")) {
         free(p);
         p = realloc(p, 100);
