@@ -289,6 +289,9 @@ int hak_learn_thp_advice(void)
     return hak_cfg.mem_learn ? atomic_load_explicit(&g_thp, memory_order_relaxed) : HAK_LEARN_THP_UNDECIDED;
 }
 
+/* The adoption threshold in force (0 without canary trials), for reports: set once, read unlocked. */
+static _Atomic uint64_t g_w_adopt_micro;
+
 static void wmax_ready_locked(uint64_t now_ms)
 {
     if (w_ready)
@@ -298,6 +301,7 @@ static void wmax_ready_locked(uint64_t now_ms)
     hak_learn_wmax_init(&W, cand, n, hak_cfg.wmax_canary, hak_cfg.wmax_adopt_pct,
                         (uint64_t)hak_cfg.wmax_trial_sec * 1000, now_ms);
     atomic_store_explicit(&g_wmax_milli, (uint64_t)(hak_learn_wmax_current(&W) * 1000 + 0.5), memory_order_relaxed);
+    atomic_store_explicit(&g_w_adopt_micro, (uint64_t)(W.adopt * 1e6 + 0.5), memory_order_relaxed);
     w_ready = 1;
 }
 
@@ -351,12 +355,14 @@ size_t hak_learn_mem_report(char *buf, size_t cap, size_t len, int json)
     unsigned long long ad = atomic_load_explicit(&g_w_adopted, memory_order_relaxed);
     unsigned long long rj = atomic_load_explicit(&g_w_rejected, memory_order_relaxed);
     unsigned long long tr = atomic_load_explicit(&g_w_trials, memory_order_relaxed);
+    double adopt = (double)atomic_load_explicit(&g_w_adopt_micro, memory_order_relaxed) / 1e6;
     if (json)
         return hak_learn_fmt(buf, cap, len, "\"mem_learn\":{\"enabled\":%s,\"windows\":%llu,\"utilisation\":%.3f,"
                              "\"thp_advice\":\"%s\",\"trims\":%llu,\"trimmed_bytes\":%llu,\"wmax_learn\":%s,"
-                             "\"wmax\":%.3f,\"wmax_trials\":%llu,\"wmax_adopted\":%llu,\"wmax_rejected\":%llu}",
+                             "\"wmax\":%.3f,\"wmax_trials\":%llu,\"wmax_adopted\":%llu,\"wmax_rejected\":%llu,"
+                             "\"wmax_adopt_threshold\":%.4f}",
                              hak_cfg.mem_learn ? "true" : "false", windows, util, thps, trims, trimmed,
-                             hak_cfg.mem_learn && hak_cfg.wmax_learn ? "true" : "false", wmax, tr, ad, rj);
+                             hak_cfg.mem_learn && hak_cfg.wmax_learn ? "true" : "false", wmax, tr, ad, rj, adopt);
     len = hak_learn_fmt(buf, cap, len, "  memory learning: %s; %llu windows, utilisation %.1f%%, THP advice %s, "
                         "%llu trims (%llu B released)\n", hak_cfg.mem_learn ? "on" : "off", windows, 100 * util,
                         thps, trims, trimmed);
