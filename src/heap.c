@@ -208,10 +208,13 @@ static void chain_push(chain_t *c, void *p)
 static uint32_t slab_take(hak_heap_t *h, hak_slab_t *s, chain_t *c, uint32_t want)
 {
     uint32_t got = 0;
-    if (!hak_tune.no_drain && s->free_count < want &&
-        (s->free_count == 0 || s->carved == s->capacity || h->drain_eager ||
-         atomic_load_explicit(&s->remote_n, memory_order_relaxed) >= hak_tune.drain_thresh))
-        slab_drain(h, s);
+    if (!hak_tune.no_drain && s->free_count < want) {
+        uint32_t pending = atomic_load_explicit(&s->remote_n, memory_order_relaxed);
+        if (s->free_count == 0 || s->carved == s->capacity || h->drain_eager || pending >= hak_tune.drain_thresh)
+            slab_drain(h, s);
+        else if (pending)
+            hak_counter_add(&h->st.drains_deferred, 1);   /* below the threshold: carve instead */
+    }
     if (s->free_count) {
         if (hak_tune.splice && s->free_count <= want && s->free_count <= hak_tune.splice_max) {
             got = s->free_count;

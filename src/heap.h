@@ -43,6 +43,7 @@ typedef struct hak_heap_stats {
     hak_counter_t refills, refill_blocks, flushes, flush_blocks;
     hak_counter_t remote_frees, remote_drained;
     hak_counter_t remote_drains;            /* drains of a slab's remote list that moved blocks */
+    hak_counter_t drains_deferred;          /* refills that left pending remote frees undrained (threshold) */
     hak_counter_t splices, splice_blocks;   /* refills that took a slab's whole free list (P0) */
     hak_counter_t slabs_created, slabs_destroyed;
     hak_counter_t used_bytes;      /* bytes of blocks outside slabs (with the program or cached) */

@@ -52,7 +52,7 @@ typedef struct snapshot {
     uint64_t allocs[HAK_NCLASS], frees[HAK_NCLASS], refills[HAK_NCLASS], flushes[HAK_NCLASS];
     uint64_t small_allocs, small_frees, large_allocs, large_frees;
     uint64_t refills_total, refill_blocks, flushes_total, flush_blocks, remote_frees, remote_drained;
-    uint64_t remote_drains, splices, splice_blocks;
+    uint64_t remote_drains, drains_deferred, splices, splice_blocks;
     uint64_t slabs_created, slabs_destroyed, heaps;
     uint64_t in_use_class[HAK_NCLASS];   /* (allocs - frees) * class size */
     uint64_t in_use_bytes;               /* small in use + large in use */
@@ -116,6 +116,7 @@ static void take_snapshot(snapshot_t *s)
         s->remote_frees += hak_counter_get(&h->st.remote_frees);
         s->remote_drained += hak_counter_get(&h->st.remote_drained);
         s->remote_drains += hak_counter_get(&h->st.remote_drains);
+        s->drains_deferred += hak_counter_get(&h->st.drains_deferred);
         s->splices += hak_counter_get(&h->st.splices);
         s->splice_blocks += hak_counter_get(&h->st.splice_blocks);
         s->slabs_created += hak_counter_get(&h->st.slabs_created);
@@ -320,11 +321,11 @@ static const char *render_json(void)
     put(&o, "],\"heaps\":{\"count\":%llu,\"refills\":%llu,\"refill_blocks\":%llu,\"flushes\":%llu,"
             "\"flush_blocks\":%llu,\"remote_frees\":%llu,\"remote_drained\":%llu,\"slabs_created\":%llu,"
             "\"slabs_destroyed\":%llu,\"slabs_live\":%llu,\"superslabs_cached\":%zu,"
-            "\"remote_drains\":%llu,\"splices\":%llu,\"splice_blocks\":%llu},",
+            "\"remote_drains\":%llu,\"drains_deferred\":%llu,\"splices\":%llu,\"splice_blocks\":%llu},",
         U(s.heaps), U(s.refills_total), U(s.refill_blocks), U(s.flushes_total), U(s.flush_blocks),
         U(s.remote_frees), U(s.remote_drained), U(s.slabs_created), U(s.slabs_destroyed),
         U(s.slabs_created - s.slabs_destroyed), hak_ss_cached_count(),
-        U(s.remote_drains), U(s.splices), U(s.splice_blocks));
+        U(s.remote_drains), U(s.drains_deferred), U(s.splices), U(s.splice_blocks));
     double bh = mem_value("bigcache", "hits"), bm = mem_value("bigcache", "misses");
     put(&o, "\"large\":{\"allocs\":%llu,\"frees\":%llu,\"in_use_bytes\":%zu,\"peak_bytes\":%llu,",
         U(s.large_allocs), U(s.large_frees), s.usage.large_bytes, U(peak_large));
