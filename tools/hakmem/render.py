@@ -262,7 +262,32 @@ def render_docs(modes_dir: Path | None = None) -> str:
            "float_list_max": values.FLOAT_LIST_MAX_ITEMS, "text_max": values.TEXT_MAX}
     sources = loader.source_files(modes_dir) + [loader._dir(modes_dir) / loader.VARIANTS_FILE]
     return render_template(DOCS_TEMPLATE, sources, "md", modes=modes, features=features,
-                           variants=list(variants.values()), deprecated=deprecated, fmt=fmt)
+                           variants=list(variants.values()), deprecated=deprecated, fmt=fmt,
+                           effects=effect_views(modes_dir))
+
+
+_EXPECT_TEXT = {"increases": "rises", "decreases": "falls", "differs": "changes",
+                "matches": "appears"}
+
+
+def effect_views(modes_dir: Path | None = None) -> list[dict[str, Any]]:
+    """One row per knob `effect:` for the docs (unobserved ones say why)."""
+    rows = []
+    for e in loader.load_effects(modes_dir).values():
+        if e.unobserved:
+            rows.append({"env": e.option.env, "mode": "–", "workload": "–", "set": "–", "extra": "–",
+                         "observed": f"not shown yet: {e.unobserved}"})
+            continue
+        if e.kind == "path":
+            what = f"`{e.target}` {_EXPECT_TEXT[e.expect]}"
+        elif e.kind == "stderr":
+            what = f"stderr line `{e.target}` {_EXPECT_TEXT[e.expect]}"
+        else:
+            what = f"a file `{e.target}` {_EXPECT_TEXT[e.expect]}"
+        extra = ", ".join(f"`{k}={v}`" for k, v in e.env.items()) or "–"
+        rows.append({"env": e.option.env, "mode": e.mode, "workload": e.workload, "set": f"`{e.set}`",
+                     "extra": extra, "observed": what})
+    return rows
 
 
 def render_pc(prefix: str, mode: str, version: str) -> str:
