@@ -161,6 +161,13 @@ static int open_trace(int child)
         hak_msg("HAKMEM_TRACE_FILE=%s: cannot open for writing; tracing is off", path);
         return -1;
     }
+    /* Out of the way of the program's own descriptors: a program that closes fd 3 and opens a file of
+     * its own must not receive our records. */
+    int high = fcntl(fd, F_DUPFD_CLOEXEC, 1000);
+    if (high >= 0) {
+        close(fd);
+        fd = high;
+    }
     unsigned char h[64];
     memset(h, 0, sizeof h);
     memcpy(h, HAK_TRACE_MAGIC, 8);
