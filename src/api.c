@@ -298,7 +298,7 @@ static void *move_block(void *p, size_t old, size_t n, int sys_owned)
 
 HAK_EXPORT void *hak_realloc(void *p, size_t n)
 {
-    HAK_TRACE_WRAP(HAK_TR_REALLOC, hak_realloc(p, n), n, p);
+    HAK_TRACE_WRAP_REALLOC(hak_realloc(p, n), p, n);
     if (!p)
         return hak_alloc_fast(n);
     if (n == 0) {

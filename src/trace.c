@@ -136,7 +136,7 @@ void hak_trace_record(unsigned op, const void *ptr, size_t size, uintptr_t aux)
     r->aux = aux;
     r->tid = my_tid;
     r->op = (uint8_t)op;
-    r->flags = (op != HAK_TR_FREE && !ptr) ? 1 : 0;
+    r->flags = (op != HAK_TR_FREE && op != HAK_TR_REALLOC_OLD && !ptr) ? 1 : 0;
     r->reserved = 0;
     if (++b->n == BUF_RECS)
         flush(b);

@@ -21,6 +21,9 @@ enum hak_trace_op {
     HAK_TR_CALLOC = 3,    /* size = nmemb * size */
     HAK_TR_REALLOC = 4,   /* ptr = result, aux = old pointer, size = request */
     HAK_TR_MEMALIGN = 5,  /* aux = alignment (posix_memalign, aligned_alloc, valloc, pvalloc too) */
+    HAK_TR_REALLOC_OLD = 6, /* ptr = the old block of a realloc, at its entry; the REALLOC record
+                             * follows at its exit. Between the two, another thread may be handed
+                             * the old address: merged by time, both orders stay feasible. */
 };
 
 typedef struct hak_trace_rec {
@@ -61,6 +64,19 @@ extern HAK_TLS int hak_trace_nested;
             return hak_r_;                                           \
         }                                                            \
     } while (0)
+/* realloc: the old block is released at entry, the new one recorded at exit. */
+#define HAK_TRACE_WRAP_REALLOC(call, p, n)                           \
+    do {                                                             \
+        if (HAK_TRACE_ACTIVE()) {                                    \
+            if (p)                                                   \
+                hak_trace_record(HAK_TR_REALLOC_OLD, (p), 0, 0);     \
+            hak_trace_nested = 1;                                    \
+            void *hak_r_ = (call);                                   \
+            hak_trace_nested = 0;                                    \
+            hak_trace_record(HAK_TR_REALLOC, hak_r_, (n), (uintptr_t)(p)); \
+            return hak_r_;                                           \
+        }                                                            \
+    } while (0)
 #define HAK_TRACE_RECORD(op, ptr, size, aux)                         \
     do {                                                             \
         if (HAK_TRACE_ACTIVE())                                      \
@@ -70,6 +86,7 @@ extern HAK_TLS int hak_trace_nested;
 #define hak_trace_on 0
 #define hak_trace_init() ((void)0)
 #define HAK_TRACE_WRAP(op, call, size, aux) ((void)0)
+#define HAK_TRACE_WRAP_REALLOC(call, p, n) ((void)0)
 #define HAK_TRACE_RECORD(op, ptr, size, aux) ((void)0)
 #endif
 

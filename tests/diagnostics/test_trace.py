@@ -38,6 +38,7 @@ def test_every_call_is_recorded(tmp_path):
     per_thread_rounds = 3 * 40
     # the workload's own calls, exactly: nested calls (calloc -> malloc, realloc -> free) are not recorded
     assert ops["realloc"] == per_thread_rounds * 16
+    assert int((r["op"] == tracefile.REALLOC_OLD).sum()) == ops["realloc"]   # every realloc had a block
     assert ops["calloc"] >= per_thread_rounds * 13
     assert ops["memalign"] >= per_thread_rounds * 26            # aligned_alloc + posix_memalign
     assert ops["free"] >= per_thread_rounds * 64

@@ -22,7 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { OP_MALLOC = 1, OP_FREE, OP_CALLOC, OP_REALLOC, OP_MEMALIGN };
+enum { OP_MALLOC = 1, OP_FREE, OP_CALLOC, OP_REALLOC, OP_MEMALIGN, OP_REALLOC_OLD };
 
 typedef struct rec {
     uint64_t time_ns, ptr, size, aux;
@@ -147,6 +147,25 @@ static long rss_kib(void)
     return sp ? strtol(sp + 1, NULL, 10) * (sysconf(_SC_PAGESIZE) / 1024) : 0;
 }
 
+/* Old blocks of reallocs in progress (OP_REALLOC_OLD seen, OP_REALLOC not yet), by thread. */
+#define PENDING 4096
+static struct pending { uint32_t tid; uint32_t slot; uint64_t addr; } pending[PENDING];   /* addr 0: none */
+
+/* A thread's entry (tids are never 0; entries are never removed, so probing stays simple). */
+static struct pending *pending_find(uint32_t tid)
+{
+    size_t i = (tid * 2654435761u) % PENDING;
+    for (size_t k = 0; k < PENDING; k++, i = (i + 1) % PENDING) {
+        if (pending[i].tid == tid)
+            return &pending[i];
+        if (!pending[i].tid) {
+            pending[i].tid = tid;
+            return &pending[i];
+        }
+    }
+    return NULL;
+}
+
 static double now(void)
 {
     struct timespec ts;
@@ -214,8 +233,23 @@ int main(int argc, char **argv)
             free_slots[n_free++] = s;
             continue;
         }
-        case OP_REALLOC:
-            o.old = take(r->aux, &anomalies);
+        case OP_REALLOC_OLD: {     /* the old block leaves the address map now; the realloc follows */
+            uint32_t s = take(r->ptr, &anomalies);
+            struct pending *pe = pending_find(r->tid);
+            if (s != NONE && pe) {
+                pe->addr = r->ptr;
+                pe->slot = s;
+            }
+            continue;
+        }
+        case OP_REALLOC: {
+            struct pending *pe = r->aux ? pending_find(r->tid) : NULL;
+            if (pe && pe->addr && pe->addr == r->aux) {
+                o.old = pe->slot;
+                pe->addr = 0;
+            } else {
+                o.old = take(r->aux, &anomalies);
+            }
             if (!r->ptr) {            /* realloc(p, 0) freed p, or it failed: p stays when size > 0 */
                 if (o.old != NONE && r->size == 0) {
                     o.kind = OP_FREE;
@@ -229,6 +263,7 @@ int main(int argc, char **argv)
             }
             o.slot = o.old != NONE ? o.old : new_slot();
             break;
+        }
         case OP_MALLOC:
         case OP_CALLOC:
         case OP_MEMALIGN:

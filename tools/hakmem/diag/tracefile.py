@@ -11,6 +11,7 @@ import numpy as np
 MAGIC = b"HAKTRC01"
 HEADER_SIZE = 64
 OPS = {1: "malloc", 2: "free", 3: "calloc", 4: "realloc", 5: "memalign"}
+REALLOC_OLD = 6      # the old block of a realloc, recorded at its entry (its REALLOC record follows)
 ALLOC_OPS = (1, 3, 4, 5)
 RECORD = np.dtype([("time_ns", "<u8"), ("ptr", "<u8"), ("size", "<u8"), ("aux", "<u8"),
                    ("tid", "<u4"), ("op", "u1"), ("flags", "u1"), ("reserved", "<u2")])
@@ -117,18 +118,23 @@ def summarize(tr: Trace) -> Summary:
     unmatched = 0
     times, ptrs, szs, opsa, aux = (r["time_ns"].tolist(), r["ptr"].tolist(), r["size"].tolist(),
                                    r["op"].tolist(), r["aux"].tolist())
-    for t, p, s, op, a in zip(times, ptrs, szs, opsa, aux):
-        if op == 2 or op == 4:
-            old = p if op == 2 else a
+    released: dict[int, int] = {}             # tid -> old address of its realloc in progress
+    tids = r["tid"].tolist()
+    for t, p, s, op, a, tid in zip(times, ptrs, szs, opsa, aux, tids):
+        if op == REALLOC_OLD:
+            released[tid] = p
+        if op == 2 or op == 4 or op == REALLOC_OLD:
+            old = p if op in (2, REALLOC_OLD) else a
+            if op == 4 and old and released.pop(tid, None) == old:
+                old = 0                       # already released by its REALLOC_OLD record
             if old:
                 e = live.pop(old, None)
                 if e is None:
-                    if op == 2 or (op == 4 and old):
-                        unmatched += 1
+                    unmatched += 1
                 else:
                     lifetimes.append(t - e[0])
                     cur -= e[1]
-            if op == 2:
+            if op != 4:
                 continue
         if p:
             prev = live.get(p)
