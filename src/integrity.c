@@ -92,9 +92,20 @@ HAK_NO_SANITIZE size_t hak_integrity_check(const char *what, void *p, hak_supers
         if ((uintptr_t)p < (uintptr_t)s->start || off / s->block_size >= s->carved)
             hak_fatal("%s: invalid pointer %p: not a block hakmem handed out (%s size class %u, %u B)",
                       what, p, tier_name(cls), cls, hak_class_size[cls]);
-        hak_fatal("%s: invalid pointer %p: %zu bytes into the block %p (%s size class %u, %u B), not its start",
-                  what, p, (size_t)(off % s->block_size), (void *)(s->start + off - off % s->block_size),
-                  tier_name(cls), cls, hak_class_size[cls]);
+        unsigned char *blk = (unsigned char *)s->start + off - off % s->block_size;
+        size_t end = hak_class_size[cls] - HAK_INTEGRITY_TAIL;
+        uint64_t meta, seal;
+        memcpy(&meta, blk + end, 8);
+        memcpy(&seal, blk + end + 8, 8);
+        char owner[64] = "";
+        if (seal == seal_of(blk, meta, SEAL_LIVE))
+            hak_snprintf(owner, (int)sizeof owner, ", a live %u-byte block allocated by thread %u",
+                         (unsigned)(uint32_t)meta, (unsigned)(meta >> 32));
+        else if (seal == seal_of(blk, meta, SEAL_FREED))
+            hak_snprintf(owner, (int)sizeof owner, ", a freed block");
+        hak_fatal("%s: invalid pointer %p: %zu bytes into the block %p (%s size class %u, %u B%s), not its start",
+                  what, p, (size_t)(off % s->block_size), (void *)blk, tier_name(cls), cls, hak_class_size[cls],
+                  owner);
     }
     unsigned char *b = p;
     size_t size = hak_class_size[cls], end = size - HAK_INTEGRITY_TAIL;

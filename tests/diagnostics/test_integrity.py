@@ -19,7 +19,8 @@ ERRORS = {
     "offbyone": r"free\(\): write past the end of the 5-byte block 0x[0-9a-f]+ .*offset 5 \(1 byte past the end\)",
     "double": r"free\(\): double free of 0x[0-9a-f]+ \(40-byte block, tiny size class \d+, \d+ B, "
               r"allocated by thread \d+\)",
-    "interior": r"free\(\): invalid pointer 0x[0-9a-f]+: 16 bytes into the block 0x[0-9a-f]+ \(tiny size class \d+",
+    "interior": r"free\(\): invalid pointer 0x[0-9a-f]+: 16 bytes into the block 0x[0-9a-f]+ \(tiny size class \d+, "
+                r"\d+ B, a live 40-byte block allocated by thread \d+\), not its start",
     "foreign": r"free\(\): invalid pointer 0x[0-9a-f]+: not a live block \(never allocated by hakmem",
     "largedouble": r"free\(\): invalid pointer 0x[0-9a-f]+: not a live block .*a large block already freed",
     "realloc": r"realloc\(\): use of an already freed block 0x[0-9a-f]+",
