@@ -266,6 +266,7 @@ static uint32_t slab_take(hak_heap_t *h, hak_slab_t *s, chain_t *c, uint32_t wan
 static HAK_TLS struct {
     uint32_t flushes;              /* local flushes since the last refill */
     int active;
+    uint64_t pending[2];           /* bins still to shrink (HAK_NBINS <= 128) */
 } storm;
 _Atomic uint64_t hak_storm_count;  /* reported with the SuperSlab counters */
 
@@ -276,6 +277,7 @@ static void storm_restore(hak_heap_t *h)
     if (!storm.active || t->heap != h)
         return;
     storm.active = 0;
+    storm.pending[0] = storm.pending[1] = 0;
     for (unsigned c = 0; c < HAK_NBINS; c++) {
         hak_bin_t *b = &t->bins[c];
         if (b->cap != 1 || hak_tune.cap[c] <= 1)
@@ -286,31 +288,63 @@ static void storm_restore(hak_heap_t *h)
     }
 }
 
-static void storm_note_flush(hak_heap_t *h)
+#if HAK_FEATURE_BATCH_MADVISE
+/* Shrink every pending bin but `busy`: the bin whose blocks the caller is returning right now, and
+ * whose head, cap and room it may still rewrite when we return (bin_flush, a learner's resize). */
+static void storm_shrink(hak_heap_t *h, unsigned busy)
+{
+    hak_tls_t *t = &hak_tls;
+    for (unsigned w = 0; w < 2; w++) {
+        uint64_t m = storm.pending[w];
+        while (m) {
+            unsigned c = w * 64 + (unsigned)__builtin_ctzll(m);
+            m &= m - 1;
+            if (c == busy || c >= HAK_NBINS)
+                continue;
+            storm.pending[w] &= ~(1ull << (c & 63));
+            hak_bin_t *b = &t->bins[c];
+            if (b->cap <= 1)
+                continue;
+            uint32_t held = hak_bin_count(b);
+            void *head = b->head;
+            b->head = NULL;
+            b->cap = 1;             /* not 0: a free may be about to push into this bin */
+            b->room = 1;
+            if (held) {
+                hak_counter_add(&h->st.flushes, 1);
+                hak_counter_add(&h->st.flush_blocks, held);
+                hak_heap_return_list(h, head, held);
+            }
+        }
+    }
+}
+#endif
+
+static void storm_note_flush(hak_heap_t *h, unsigned busy)
 {
 #if HAK_FEATURE_BATCH_MADVISE
     hak_tls_t *t = &hak_tls;
-    if (storm.active || t->state != HAK_TLS_ACTIVE || t->heap != h || ++storm.flushes < STORM_FLUSHES)
+    if (t->state != HAK_TLS_ACTIVE || t->heap != h)
         return;
-    storm.active = 1;
-    atomic_fetch_add_explicit(&hak_storm_count, 1, memory_order_relaxed);
-    for (unsigned c = 0; c < HAK_NBINS; c++) {
-        hak_bin_t *b = &t->bins[c];
-        if (b->cap <= 1)
-            continue;
-        uint32_t held = hak_bin_count(b);
-        void *head = b->head;
-        b->head = NULL;
-        b->cap = 1;                 /* not 0: the caller may be about to push into this very bin */
-        b->room = 1;
-        if (held) {
-            hak_counter_add(&h->st.flushes, 1);
-            hak_counter_add(&h->st.flush_blocks, held);
-            hak_heap_return_list(h, head, held);
-        }
+    if (!storm.active) {
+        if (++storm.flushes < STORM_FLUSHES)
+            return;
+        storm.active = 1;
+        atomic_fetch_add_explicit(&hak_storm_count, 1, memory_order_relaxed);
+        storm.pending[0] = ~0ull;
+        storm.pending[1] = HAK_NBINS >= 128 ? ~0ull : (1ull << (HAK_NBINS - 64)) - 1;
     }
+    if ((storm.pending[0] | storm.pending[1]) == 0)
+        return;
+#if !(HAK_FEATURE_ALLOC_LEARN || HAK_FEATURE_CAP_LEARN)
+    /* Without the learners the only callers are bin_flush (pushes one block into the bin next: fine
+     * with an empty bin of cap 1), malloc_trim and thread exit: the busy bin may shrink too. */
+    busy = ~0u;
+#endif
+    storm_shrink(h, busy);
 #else
     (void)h;
+    (void)busy;
 #endif
 }
 
@@ -407,7 +441,7 @@ void hak_heap_return_list(hak_heap_t *h, void *head, uint32_t n)
 {
     void *p = head;
     if (n && head && atomic_load_explicit(&hak_ss_of(head)->owner, memory_order_relaxed) == h)
-        storm_note_flush(h);
+        storm_note_flush(h, hak_ss_of(head)->unit_class[hak_ss_unit(head)]);
     while (n && p) {
         void *next = *(void **)p;
         n--;
