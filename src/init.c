@@ -97,9 +97,11 @@ void hak_tuning_init(void)
             cap = tiny_cap;
             refill = tiny_refill;
         } else {
-            /* Larger classes: cache about 256 KiB worth per class, refill half of it. */
+            /* Larger classes: cache about 256 KiB worth per class; a refill brings about 32 KiB, since
+             * carving a block touches its first page and a thread that needs one block of a class
+             * should not fault in a dozen. */
             cap = clamp_u32((long long)((256u << 10) / size), 4, tiny_cap);
-            refill = cap / 2 ? cap / 2 : 1;
+            refill = clamp_u32((long long)((32u << 10) / size), 1, cap);
         }
         hak_tune.cap[c] = cap;
         hak_tune.refill[c] = refill < cap ? refill : cap;
@@ -120,11 +122,11 @@ void hak_tuning_init(void)
         memset(hak_tune.cap, 0, sizeof hak_tune.cap);
     hak_tune.cap[HAK_NO_CLASS] = 0;
 #if HAK_FEATURE_POOL_ARENA
-    /* POOL refills bring pool_refill_batch units' worth (64 KiB each) of blocks, up to the cache size. */
+    /* POOL refills bring pool_refill_batch pages of 16 KiB worth of blocks, up to the cache size. */
     for (unsigned c = 0; c < HAK_NCLASS; c++) {
         if (hak_class_tier(c) != HAK_TIER_POOL || !hak_tune.cap[c])
             continue;
-        hak_tune.refill[c] = clamp_u32(hak_cfg.pool_refill_batch * (long long)HAK_UNIT_SIZE / hak_class_size[c], 1,
+        hak_tune.refill[c] = clamp_u32(hak_cfg.pool_refill_batch * (16LL << 10) / hak_class_size[c], 1,
                                        hak_tune.cap[c]);
     }
 #endif

@@ -12,7 +12,9 @@
 #include <stddef.h>
 
 #define HAK_THP_SIZE   ((size_t)2 << 20)
-#define HAK_THP_HOT_SS 4
+/* 64 MiB: below that a huge page would mostly back blocks a heap never touches (each SuperSlab
+ * holds slabs of many classes), and a program with many small heaps would multiply its RSS. */
+#define HAK_THP_HOT_SS 32
 
 void hak_thp_configure(void);           /* from hak_tuning_init: reads hak_cfg.thp and the system mode */
 
