@@ -132,6 +132,12 @@ static void evaluate(hak_tls_t *t, hak_bin_t *b, unsigned cls, cls_state_t *s, u
         a = HAK_LEARN_HOLD;
         nc = old;
     }
+    /* A window of overflows without a single refill is a thread that frees what others allocate (a
+     * consumer): a bigger bin would only keep those blocks from their owners, who then carve more. */
+    if (a == HAK_LEARN_GROW && !s->refills) {
+        a = HAK_LEARN_HOLD;
+        nc = old;
+    }
     atomic_fetch_add_explicit(&g_evals, 1, memory_order_relaxed);
     if (a == HAK_LEARN_GROW || a == HAK_LEARN_SHRINK) {
         hak_learn_bin_set_cap(t, b, nc);
