@@ -239,4 +239,24 @@ static inline uint64_t bench_slot_churn(const bench_churn_args *a, double *secs,
     return sum;
 }
 
+/* The whole program of a slot-churn scenario: sane arguments, the run, its RESULT line. */
+static inline int bench_slot_churn_main(const char *name, bench_churn_args a)
+{
+    if (a.min < 2)
+        a.min = 2;
+    if (a.max < a.min)
+        a.max = a.min;
+    if (a.slots == 0)
+        a.slots = 1;
+    double secs;
+    uint64_t done;
+    uint64_t sum = bench_slot_churn(&a, &secs, &done);
+    char extra[96];
+    snprintf(extra, sizeof extra, "min_size=%llu max_size=%llu slots=%llu",
+             (unsigned long long)a.min, (unsigned long long)a.max,
+             (unsigned long long)a.slots);
+    bench_result(name, done, secs, sum, extra);
+    return 0;
+}
+
 #endif

@@ -15,19 +15,5 @@ int main(int argc, char **argv)
         .touch_pages = 1,
         .max_seconds = (double)bench_arg(argc, argv, 6, 0) / 1000.0,
     };
-    if (a.min < 2)
-        a.min = 2;
-    if (a.max < a.min)
-        a.max = a.min;
-    if (a.slots == 0)
-        a.slots = 1;
-    double secs;
-    uint64_t done;
-    uint64_t sum = bench_slot_churn(&a, &secs, &done);
-    char extra[96];
-    snprintf(extra, sizeof extra, "min_size=%llu max_size=%llu slots=%llu",
-             (unsigned long long)a.min, (unsigned long long)a.max,
-             (unsigned long long)a.slots);
-    bench_result("large", done, secs, sum, extra);
-    return 0;
+    return bench_slot_churn_main("large", a);
 }

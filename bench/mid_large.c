@@ -12,19 +12,5 @@ int main(int argc, char **argv)
         .slots = bench_arg(argc, argv, 5, 512),
         .touch_pages = 0,
     };
-    if (a.min < 2)
-        a.min = 2;
-    if (a.max < a.min)
-        a.max = a.min;
-    if (a.slots == 0)
-        a.slots = 1;
-    double secs;
-    uint64_t done;
-    uint64_t sum = bench_slot_churn(&a, &secs, &done);
-    char extra[96];
-    snprintf(extra, sizeof extra, "min_size=%llu max_size=%llu slots=%llu",
-             (unsigned long long)a.min, (unsigned long long)a.max,
-             (unsigned long long)a.slots);
-    bench_result("mid_large", done, secs, sum, extra);
-    return 0;
+    return bench_slot_churn_main("mid_large", a);
 }
