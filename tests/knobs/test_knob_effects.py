@@ -17,6 +17,8 @@ from hakmem import loader
 OPTIONS = loader.load_options()
 EFFECTS = loader.load_effects()
 ATTEMPTS = 2
+SHOULD = {"increases": "increase", "decreases": "decrease", "differs": "differ",
+          "matches": "match with the set value only"}
 
 
 def _params():
@@ -55,7 +57,7 @@ def test_knob_effect(built, eff):
             pytest.fail(f"{eff.option.env}: observe {eff.observe}: {a.why}")
         if knobrun.holds(eff, a, b):
             return
-        last = (f"{eff.option.env}: {eff.observe} should {eff.expect.rstrip('s')} "
+        last = (f"{eff.option.env}: {eff.observe} should {SHOULD[eff.expect]} "
                 f"({eff.mode}, workload {eff.workload}): default {eff.default!r} -> {a!r}, "
                 f"{eff.set!r} -> {b!r}")
     pytest.fail(last + f"\n--- stderr with {eff.set} (tail) ---\n"
