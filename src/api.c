@@ -345,9 +345,11 @@ HAK_EXPORT void *hak_realloc(void *p, size_t n)
         return NULL;
     }
     /* The system allocator's block: it keeps it while the new size is still in a tier switched off. */
-    if (!hak_tune.tier_on[hak_size_tier(n)])
+    size_t had = hak_sys_usable_size(p);
+    if (!hak_tune.tier_on[hak_size_tier(n)] ||
+        (n <= had && n > had / 2 && hak_size_tier(n) == hak_size_tier(had)))   /* fits where it is */
         return hak_sys_realloc(p, n);
-    return move_block(p, hak_sys_usable_size(p), n, 1);
+    return move_block(p, had, n, 1);
 }
 
 HAK_EXPORT void *hak_reallocarray(void *p, size_t nmemb, size_t size)
@@ -446,11 +448,22 @@ HAK_EXPORT struct mallinfo2 hak_mallinfo2(void)
 {
     struct mallinfo2 mi;
     memset(&mi, 0, sizeof mi);
+    /* As glibc reports them: live mmap-backed blocks in hblkhd only, the rest of what is mapped in
+     * arena, of which uordblks is in use; plus what the system allocator holds for switched-off tiers. */
     hak_usage_t u = hak_usage();
-    mi.arena = u.mapped_bytes;
-    mi.hblks = 0;
+    uint64_t large_allocs, large_frees;
+    hak_large_counts(&large_allocs, &large_frees);
+    mi.hblks = (size_t)(large_allocs - large_frees);
     mi.hblkhd = u.large_bytes;
-    mi.uordblks = u.small_bytes + u.large_bytes;
+    mi.arena = u.mapped_bytes > u.large_bytes ? u.mapped_bytes - u.large_bytes : 0;
+    mi.uordblks = u.small_bytes;
+    if (hak_sys_used()) {
+        struct mallinfo2 sys = hak_sys_mallinfo2();
+        mi.arena += sys.arena;
+        mi.uordblks += sys.uordblks;
+        mi.hblks += sys.hblks;
+        mi.hblkhd += sys.hblkhd;
+    }
     mi.fordblks = mi.arena > mi.uordblks ? mi.arena - mi.uordblks : 0;
     mi.keepcost = 0;
     return mi;

@@ -16,6 +16,7 @@ typedef struct sys_fns {
     void *(*realloc)(void *, size_t);
     void (*free)(void *);
     size_t (*usable)(void *);
+    struct mallinfo2 (*mallinfo2)(void);
 } sys_fns_t;
 
 static sys_fns_t sys;
@@ -33,6 +34,7 @@ static const sys_fns_t *fns(void)
         sys.realloc = (void *(*)(void *, size_t))dlsym(RTLD_NEXT, "realloc");
         sys.free = (void (*)(void *))dlsym(RTLD_NEXT, "free");
         sys.usable = (size_t (*)(void *))dlsym(RTLD_NEXT, "malloc_usable_size");
+        sys.mallinfo2 = (struct mallinfo2 (*)(void))dlsym(RTLD_NEXT, "mallinfo2");
         atomic_store_explicit(&sys_state, 2, memory_order_release);
         return &sys;
     }
@@ -46,6 +48,7 @@ void *hak_sys_memalign(size_t a, size_t n) { atomic_store(&sys_used, 1); return 
 void *hak_sys_realloc(void *p, size_t n) { atomic_store(&sys_used, 1); return fns()->realloc(p, n); }
 void hak_sys_free(void *p) { fns()->free(p); }
 size_t hak_sys_usable_size(void *p) { return fns()->usable(p); }
+struct mallinfo2 hak_sys_mallinfo2(void) { return fns()->mallinfo2(); }
 #else
 /* Not interposing: malloc is the system's (or the sanitizer's) already. */
 void *hak_sys_malloc(size_t n) { atomic_store(&sys_used, 1); return malloc(n); }
@@ -53,6 +56,7 @@ void *hak_sys_memalign(size_t a, size_t n) { atomic_store(&sys_used, 1); return 
 void *hak_sys_realloc(void *p, size_t n) { atomic_store(&sys_used, 1); return realloc(p, n); }
 void hak_sys_free(void *p) { free(p); }
 size_t hak_sys_usable_size(void *p) { return malloc_usable_size(p); }
+struct mallinfo2 hak_sys_mallinfo2(void) { return mallinfo2(); }
 #endif
 
 int hak_sys_used(void) { return atomic_load_explicit(&sys_used, memory_order_relaxed); }
