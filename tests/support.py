@@ -89,3 +89,20 @@ def build_lock():
 
     OUT.mkdir(exist_ok=True)
     return FileLock(str(OUT / ".build.lock"))
+
+
+def compile_once(out: Path, cmd: list[str], deps: list[Path]) -> Path:
+    """Run the compiler command `cmd` (without -o) into `out` unless `out` is newer than every
+    dependency; under a file lock and through a temporary name, so parallel test workers never see
+    a half-written program."""
+    from filelock import FileLock
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(out) + ".lock"):
+        if not out.exists() or any(d.stat().st_mtime_ns > out.stat().st_mtime_ns for d in deps):
+            tmp = out.with_name(out.name + f".tmp{os.getpid()}")
+            proc = subprocess.run(cmd + ["-o", str(tmp)], capture_output=True, text=True)
+            if proc.returncode != 0:
+                raise RuntimeError(f"compiling {out.name} failed:\n{' '.join(cmd)}\n{proc.stderr}")
+            os.replace(tmp, out)
+    return out

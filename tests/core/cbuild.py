@@ -131,24 +131,6 @@ def _variant_flags(variant: str) -> tuple[list[str], list[str]]:
 BASE_CFLAGS = ["-std=gnu11", "-O1", "-g", "-pthread", "-fno-builtin", "-Wall", "-Wextra"]
 
 
-def _lock(path: Path):
-    try:
-        from filelock import FileLock
-
-        return FileLock(str(path) + ".lock")
-    except ImportError:  # pragma: no cover
-        import contextlib
-
-        return contextlib.nullcontext()
-
-
-def _stale(target: Path, deps: Sequence[Path]) -> bool:
-    if not target.exists():
-        return True
-    t = target.stat().st_mtime_ns
-    return any(d.stat().st_mtime_ns > t for d in deps)
-
-
 def compile_driver(name: str, mode: str | None = None, variant: str = GLIBC) -> Path:
     """Compile tests/core/c/<name>.c for (mode, variant) and return the binary."""
     src = CDIR / f"{name}.c"
@@ -164,15 +146,7 @@ def compile_driver(name: str, mode: str | None = None, variant: str = GLIBC) -> 
     else:
         out = BUILD / "plain" / name
         cmd = ["gcc"] + BASE_CFLAGS + [f"-I{CDIR}", str(src), "-ldl"]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with _lock(out):
-        if _stale(out, deps):
-            tmp = out.with_name(out.name + f".tmp{os.getpid()}")
-            proc = subprocess.run(cmd + ["-o", str(tmp)], capture_output=True, text=True)
-            if proc.returncode != 0:
-                raise RuntimeError(f"compiling {src.name} failed:\n{' '.join(cmd)}\n{proc.stderr}")
-            os.replace(tmp, out)
-    return out
+    return _support.compile_once(out, cmd, deps)
 
 
 # --------------------------------------------------------------------------- running

@@ -19,6 +19,7 @@ for _p in (str(TESTS), str(TESTS / "core"), str(ROOT / "tools")):
         sys.path.insert(0, _p)
 
 import cbuild  # noqa: E402
+import support  # noqa: E402  (tests/support.py, on the path cbuild sets up)
 
 run = cbuild.run
 Result = cbuild.Result
@@ -44,15 +45,7 @@ def compile_driver(name: str, mode: str | None = None, variant: str = "plain",
     else:
         out = BUILD / "plain" / name
         cmd = ["gcc"] + PLAIN_CFLAGS + [f"-I{ROOT / 'include'}", str(src)] + list(extra)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with cbuild._lock(out):
-        if cbuild._stale(out, deps):
-            tmp = out.with_name(out.name + f".tmp{os.getpid()}")
-            proc = subprocess.run(cmd + ["-o", str(tmp)], capture_output=True, text=True)
-            if proc.returncode != 0:
-                raise RuntimeError(f"compiling {src.name} failed:\n{' '.join(cmd)}\n{proc.stderr}")
-            os.replace(tmp, out)
-    return out
+    return support.compile_once(out, cmd, deps)
 
 
 def run_preloaded(name: str, mode: str, variant: str, args: Sequence[str] = (),

@@ -11,7 +11,6 @@ stats file is written outside it.
 from __future__ import annotations
 
 import json
-import os
 import re
 import sys
 import tempfile
@@ -25,7 +24,8 @@ for _p in (str(TESTS / "core"), str(TESTS), str(TESTS.parent / "tools")):
     if _p not in sys.path:
         sys.path.insert(0, _p)
 
-import cbuild  # noqa: E402  (tests/core/cbuild.py: compile flags, locks, process-group runs)
+import cbuild  # noqa: E402  (tests/core/cbuild.py: compile flags, process-group runs)
+import support  # noqa: E402  (tests/support.py: compile_once)
 
 CDIR = HERE / "c"
 BUILD = cbuild.ROOT / "build" / "tests-knobs"
@@ -37,18 +37,8 @@ def compile_workload(name: str) -> Path:
     src = CDIR / f"{name}.c"
     deps = [src, CDIR / "kw.h", Path(__file__)]
     out = BUILD / name
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with cbuild._lock(out):
-        if cbuild._stale(out, deps):
-            tmp = out.with_name(out.name + f".tmp{os.getpid()}")
-            import subprocess
-
-            cmd = ["gcc"] + cbuild.BASE_CFLAGS + [f"-I{CDIR}", str(src), "-o", str(tmp), "-ldl"]
-            proc = subprocess.run(cmd, capture_output=True, text=True)
-            if proc.returncode != 0:
-                raise RuntimeError(f"compiling {src.name} failed:\n{' '.join(cmd)}\n{proc.stderr}")
-            os.replace(tmp, out)
-    return out
+    cmd = ["gcc"] + cbuild.BASE_CFLAGS + [f"-I{CDIR}", str(src), "-ldl"]
+    return support.compile_once(out, cmd, deps)
 
 
 @dataclass

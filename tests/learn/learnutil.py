@@ -33,34 +33,6 @@ LEARNING_MODES = [m for m in support.MODES if loader.resolve_mode(m).features.ge
 TSAN_OPTIONS = "halt_on_error=1:second_deadlock_stack=1:exitcode=66:report_signal_unsafe=0"
 
 
-def _lock(path: Path):
-    try:
-        from filelock import FileLock
-
-        return FileLock(str(path) + ".lock")
-    except ImportError:  # pragma: no cover
-        import contextlib
-
-        return contextlib.nullcontext()
-
-
-def _stale(target: Path, deps: Sequence[Path]) -> bool:
-    if not target.exists():
-        return True
-    t = target.stat().st_mtime_ns
-    return any(d.stat().st_mtime_ns > t for d in deps)
-
-
-def _compile(out: Path, cmd: list[str], deps: Sequence[Path]) -> Path:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with _lock(out):
-        if _stale(out, deps):
-            tmp = out.with_name(out.name + f".tmp{os.getpid()}")
-            proc = subprocess.run(cmd + ["-o", str(tmp)], capture_output=True, text=True)
-            if proc.returncode != 0:
-                raise RuntimeError(f"compiling failed:\n{' '.join(cmd)}\n{proc.stderr}")
-            os.replace(tmp, out)
-    return out
 
 
 def decide_driver() -> Path:
@@ -68,7 +40,7 @@ def decide_driver() -> Path:
     srcs = [HERE / "c" / "decide.c"] + [LEARN_SRC / f for f in LEARN_FILES]
     cmd = ["gcc", "-std=gnu11", "-O1", "-g", "-Wall", "-Wextra", "-Werror", "-DHAK_LEARN_PURE_ONLY",
            f"-I{LEARN_SRC}", *map(str, srcs)]
-    return _compile(BUILD / "decide", cmd, srcs + [LEARN_SRC / "learn.h"])
+    return support.compile_once(BUILD / "decide", cmd, srcs + [LEARN_SRC / "learn.h"])
 
 
 def tsan_driver(name: str, mode: str) -> Path:
@@ -91,14 +63,14 @@ def tsan_driver(name: str, mode: str) -> Path:
                       f"-I{ROOT / 'bench'}", str(src)]
         deps = [src, ROOT / "bench" / "bench_common.h"]
     cmd += [str(so), f"-Wl,-rpath,{so.parent}", "-fsanitize=thread", "-ldl"]
-    return _compile(BUILD / mode / "tsan" / name, cmd, deps + [so, Path(__file__)])
+    return support.compile_once(BUILD / mode / "tsan" / name, cmd, deps + [so, Path(__file__)])
 
 
 def plain_driver(name: str) -> Path:
     """tests/learn/c/<name>.c built plainly (the allocator comes by LD_PRELOAD)."""
     src = HERE / "c" / f"{name}.c"
     cmd = ["gcc", "-std=gnu11", "-O1", "-g", "-Wall", "-Wextra", "-fno-builtin", str(src)]
-    return _compile(BUILD / "plain" / name, cmd, [src])
+    return support.compile_once(BUILD / "plain" / name, cmd, [src])
 
 
 def bench_program(name: str) -> Path:
@@ -106,7 +78,7 @@ def bench_program(name: str) -> Path:
     src = ROOT / "bench" / f"{name}.c"
     cmd = ["gcc", "-O2", "-std=c11", "-Wall", "-Wextra", "-pthread", "-fno-builtin-malloc", "-fno-builtin-free",
            "-fno-builtin-calloc", "-fno-builtin-realloc", f"-I{ROOT / 'bench'}", str(src)]
-    return _compile(BUILD / "plain" / name, cmd, [src, ROOT / "bench" / "bench_common.h"])
+    return support.compile_once(BUILD / "plain" / name, cmd, [src, ROOT / "bench" / "bench_common.h"])
 
 
 def profile_env(name: str) -> dict[str, str]:

@@ -7,8 +7,6 @@ release and debug variants; a -DHAK_PREFIXED build is linked against the asan/ts
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -20,6 +18,7 @@ for p in (str(TESTS / "core"), str(TESTS), str(TESTS.parent / "tools")):
         sys.path.insert(0, p)
 
 import cbuild  # noqa: E402  (tests/core/cbuild.py)
+import support  # noqa: E402  (tests/support.py, on the path cbuild sets up)
 
 CDIR = HERE / "c"
 BUILD = cbuild.ROOT / "build" / "tests-memory"
@@ -41,15 +40,7 @@ def compile_driver(name: str, mode: str | None = None, variant: str = cbuild.GLI
     else:
         out = BUILD / "plain" / name
         cmd = ["gcc"] + cbuild.BASE_CFLAGS + [f"-I{cbuild.CDIR}", str(src), "-ldl"]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with cbuild._lock(out):
-        if cbuild._stale(out, deps):
-            tmp = out.with_name(out.name + f".tmp{os.getpid()}")
-            proc = subprocess.run(cmd + ["-o", str(tmp)], capture_output=True, text=True)
-            if proc.returncode != 0:
-                raise RuntimeError(f"compiling {src.name} failed:\n{' '.join(cmd)}\n{proc.stderr}")
-            os.replace(tmp, out)
-    return out
+    return support.compile_once(out, cmd, deps)
 
 
 def run(name: str, mode: str, variant: str, args: Sequence[str] = (),
