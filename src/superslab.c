@@ -215,6 +215,31 @@ static void dq_unlink_locked(hak_superslab_t *ss)
     dq_count--;
 }
 
+/* With cache_lock held: file an emptied SuperSlab as the most recently cached one. */
+static void cache_push(hak_superslab_t *ss, int release_now)
+{
+    memset(ss->unit_class, HAK_NO_CLASS, sizeof ss->unit_class);
+    ss->cached_since = hak_now_ns();
+    ss->cache_released = 0;
+    if (release_now) {
+        release_span(ss);
+        ss->cache_released = 1;
+        CNT(immediate_released, 1);
+    } else {
+        cache_unreleased++;
+    }
+    ss->prev = NULL;
+    ss->next = cache_head;
+    if (cache_head)
+        cache_head->prev = ss;
+    else
+        cache_tail = ss;
+    cache_head = ss;
+    cache_count++;
+    CNT(cache_puts, 1);
+    cache_enforce_soft();
+}
+
 void hak_ss_destroy(hak_superslab_t *ss)
 {
     atomic_store_explicit(&ss->owner, NULL, memory_order_relaxed);
@@ -226,26 +251,7 @@ void hak_ss_destroy(hak_superslab_t *ss)
     int release_now = hak_decay_enabled() && !hak_decay_deferred();
     pthread_mutex_lock(&cache_lock);
     if (cache_count < hak_ss_cache_cap) {
-        memset(ss->unit_class, HAK_NO_CLASS, sizeof ss->unit_class);
-        ss->cached_since = hak_now_ns();
-        ss->cache_released = 0;
-        if (release_now) {
-            release_span(ss);
-            ss->cache_released = 1;
-            CNT(immediate_released, 1);
-        } else {
-            cache_unreleased++;
-        }
-        ss->prev = NULL;
-        ss->next = cache_head;
-        if (cache_head)
-            cache_head->prev = ss;
-        else
-            cache_tail = ss;
-        cache_head = ss;
-        cache_count++;
-        CNT(cache_puts, 1);
-        cache_enforce_soft();
+        cache_push(ss, release_now);
         int kick = cache_unreleased != 0;
         pthread_mutex_unlock(&cache_lock);
         if (kick)
@@ -257,20 +263,7 @@ void hak_ss_destroy(hak_superslab_t *ss)
     if (cache_count && hak_ss_cache_cap) {
         victim = cache_tail;
         cache_unlink(victim);
-        memset(ss->unit_class, HAK_NO_CLASS, sizeof ss->unit_class);
-        ss->cached_since = hak_now_ns();
-        ss->cache_released = 0;
-        cache_unreleased++;
-        ss->prev = NULL;
-        ss->next = cache_head;
-        if (cache_head)
-            cache_head->prev = ss;
-        else
-            cache_tail = ss;
-        cache_head = ss;
-        cache_count++;
-        CNT(cache_puts, 1);
-        cache_enforce_soft();
+        cache_push(ss, release_now);
     }
     pthread_mutex_unlock(&cache_lock);
     CNT(evicted, 1);
