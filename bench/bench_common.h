@@ -118,22 +118,40 @@ static inline void *bench_xmalloc(size_t n)
     return p;
 }
 
+/* Read a /proc file into buf (NUL-terminated) with plain system calls; 0 when unavailable. */
+static inline int bench_read_proc(const char *path, char *buf, size_t len)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, len - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    return 1;
+}
+
 /* Peak resident set of this process in KiB (VmHWM), read without allocating.
  * The harness prefers it to the child's rusage, whose ru_maxrss also counts the
  * launching process's memory from before exec. 0 when unavailable. */
 static inline unsigned long long bench_peak_rss_kib(void)
 {
     char buf[4096];
-    int fd = open("/proc/self/status", O_RDONLY);
-    if (fd < 0)
+    if (!bench_read_proc("/proc/self/status", buf, sizeof buf))
         return 0;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return 0;
-    buf[n] = '\0';
     const char *p = strstr(buf, "VmHWM:");
     return p ? strtoull(p + 6, NULL, 10) : 0;
+}
+
+/* Current resident set in KiB (/proc/self/statm), read without allocating. */
+static inline unsigned long long bench_rss_kib(void)
+{
+    char buf[256];
+    if (!bench_read_proc("/proc/self/statm", buf, sizeof buf))
+        return 0;
+    const char *sp = strchr(buf, ' ');
+    return sp ? strtoull(sp + 1, NULL, 10) * (unsigned long long)(sysconf(_SC_PAGESIZE) / 1024) : 0;
 }
 
 /* The one line the harness parses: key=value pairs after "RESULT". `extra` holds

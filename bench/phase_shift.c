@@ -29,21 +29,6 @@ typedef struct {
 static int phase_is_burst(uint64_t p) { return (p & 1) == 0; }
 static uint64_t phase_threads(uint64_t p) { return phase_is_burst(p) ? lowt : maxt; }
 
-static unsigned long long rss_kib(void)
-{
-    char buf[256];
-    int fd = open("/proc/self/statm", O_RDONLY);
-    if (fd < 0)
-        return 0;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return 0;
-    buf[n] = '\0';
-    char *sp = strchr(buf, ' ');
-    return sp ? strtoull(sp + 1, NULL, 10) * (unsigned long long)(sysconf(_SC_PAGESIZE) / 1024) : 0;
-}
-
 static uint64_t run_burst(bench_rng *r, uint64_t *ops_io, unsigned char **blk, size_t *len)
 {
     uint64_t sum = 0, ops = *ops_io / (2 * burst) * (2 * burst);
@@ -154,7 +139,7 @@ int main(int argc, char **argv)
         pthread_barrier_wait(&start_bar);
         pthread_barrier_wait(&end_bar);
         phase_secs[p] = bench_now() - t0;
-        phase_rss[p] = rss_kib();
+        phase_rss[p] = bench_rss_kib();
         *(phase_is_burst(p) ? &burst_s : &churn_s) += phase_secs[p];
         uint64_t n = phase_threads(p);
         rss_sum += phase_rss[p];
