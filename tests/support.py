@@ -106,3 +106,12 @@ def compile_once(out: Path, cmd: list[str], deps: list[Path]) -> Path:
                 raise RuntimeError(f"compiling {out.name} failed:\n{' '.join(cmd)}\n{proc.stderr}")
             os.replace(tmp, out)
     return out
+
+
+def clean_env(extra=None) -> dict[str, str]:
+    """This process's environment without anything that would change the allocator under test
+    (HAKMEM_*, LD_PRELOAD, glibc's malloc checks and tunables), plus `extra`."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("HAKMEM_") and k not in ("LD_PRELOAD", "MALLOC_CHECK_", "GLIBC_TUNABLES")}
+    env.update(extra or {})
+    return env

@@ -157,10 +157,7 @@ TSAN_OPTIONS = "allocator_may_return_null=1:halt_on_error=1:second_deadlock_stac
 
 def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment without ambient allocator settings, plus `extra`."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("HAKMEM_") and k not in ("LD_PRELOAD", "MALLOC_CHECK_", "GLIBC_TUNABLES")}
-    env.update(extra or {})
-    return env
+    return _support.clean_env(extra)
 
 
 def preload_env(mode: str, variant: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -93,11 +93,7 @@ def profile_env(name: str) -> dict[str, str]:
     return env
 
 
-def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("HAKMEM_") and k not in ("LD_PRELOAD", "MALLOC_CHECK_", "GLIBC_TUNABLES")}
-    env.update(extra or {})
-    return env
+clean_env = support.clean_env
 
 
 @dataclass

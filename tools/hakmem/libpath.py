@@ -37,3 +37,26 @@ def ensure_library(mode: str, variant: str, build: bool = True) -> Path:
         raise FileNotFoundError(f"building {path.relative_to(ROOT)} failed "
                                 f"(scons exit {proc.returncode})")
     return path
+
+
+def preload(prog: str, env: dict[str, str], mode: str, variant: str, build: bool = True) -> bool:
+    """Put the .so of a known `mode` (built if missing) in front of env's LD_PRELOAD. On an unknown
+    mode or a missing library, say so as `prog` on stderr and return False."""
+    from . import loader
+
+    try:
+        names = loader.mode_names()
+    except loader.ConfigError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return False
+    if mode not in names:
+        print(f"{prog}: unknown mode '{mode}' (one of {', '.join(names)})", file=sys.stderr)
+        return False
+    try:
+        so = ensure_library(mode, variant, build=build)
+    except FileNotFoundError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return False
+    prev = env.get("LD_PRELOAD", "")
+    env["LD_PRELOAD"] = f"{so}:{prev}" if prev else str(so)
+    return True

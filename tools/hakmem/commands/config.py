@@ -65,7 +65,6 @@ def run(args: argparse.Namespace) -> int:
     try:
         files = [envcheck.read_env_file(f) for f in args.env_file]
         env = child_env(args.assign, args.clean, files)
-        names = loader.mode_names()
         file_mode = next((f.mode for f in reversed(files) if f.mode), None)
         mode = args.mode or file_mode or loader.default_mode()
     except OSError as exc:
@@ -74,16 +73,9 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, loader.ConfigError) as exc:
         print(f"hakmem config: {exc}", file=sys.stderr)
         return 2
-    if mode not in names:
-        print(f"hakmem config: unknown mode '{mode}' (one of {', '.join(names)})", file=sys.stderr)
+    if not libpath.preload("hakmem config", env, mode, args.variant, build=not args.no_build):
         return 2
-    try:
-        so = libpath.ensure_library(mode, args.variant, build=not args.no_build)
-    except FileNotFoundError as exc:
-        print(f"hakmem config: {exc}", file=sys.stderr)
-        return 2
-    prev = env.get("LD_PRELOAD", "")
-    env["LD_PRELOAD"] = f"{so}:{prev}" if prev else str(so)
+    so = libpath.so_path(mode, args.variant)
     sys.stdout.flush()
     proc = subprocess.run([sys.executable, "-c", CHILD, str(so), "1" if args.json else "0"],
                           env=env)

@@ -31,22 +31,13 @@ def run(args: argparse.Namespace) -> int:
         print("hakmem run: no command given (hakmem run [--mode M] -- CMD ...)", file=sys.stderr)
         return 2
     try:
-        names = loader.mode_names()
         mode = args.mode or loader.default_mode()
     except loader.ConfigError as exc:
         print(f"hakmem run: {exc}", file=sys.stderr)
         return 2
-    if mode not in names:
-        print(f"hakmem run: unknown mode '{mode}' (one of {', '.join(names)})", file=sys.stderr)
-        return 2
-    try:
-        so = libpath.ensure_library(mode, args.variant, build=not args.no_build)
-    except FileNotFoundError as exc:
-        print(f"hakmem run: {exc}", file=sys.stderr)
-        return 2
     env = dict(os.environ)
-    prev = env.get("LD_PRELOAD", "")
-    env["LD_PRELOAD"] = f"{so}:{prev}" if prev else str(so)
+    if not libpath.preload("hakmem run", env, mode, args.variant, build=not args.no_build):
+        return 2
     sys.stdout.flush()
     sys.stderr.flush()
     try:
