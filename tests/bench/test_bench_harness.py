@@ -3,6 +3,7 @@ RESULT line, the harness runs, parses, aggregates and renders. No timing is
 asserted anywhere (speed belongs to the benchmark report, not to tests)."""
 from __future__ import annotations
 
+import csv
 import io
 import json
 import shutil
@@ -70,6 +71,18 @@ def test_program_prints_one_result_line(name, bench_dir):
 
 
 @needs_cc
+@pytest.mark.parametrize("args,size,null", [([], 32, 0), (["2097152"], 2097152, 0),
+                                            (["2m"], 2097152, 0), (["null"], 32, 1)])
+def test_cg_pair_size_argument(args, size, null, bench_dir):
+    binary = suite.build_program(suite.CALLGRIND_PROGRAM, bench_dir)
+    proc = subprocess.run([str(binary), "50", *args], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    res = runner.parse_result_line(proc.stdout)
+    assert (res["bench"], res["ops"], res["size"], res["null"]) == ("cg_pair", 50, size, null)
+
+
+@needs_cc
 def test_build_is_incremental(bench_dir):
     first = suite.build_program("tiny_hot", bench_dir)
     mtime = first.stat().st_mtime_ns
@@ -112,6 +125,22 @@ def test_parse_strace_counts():
 def test_callgrind_total_parsing():
     assert callgrind.parse_total("events: Ir\nsummary: 1234\ntotals: 1234\n") == 1234
     assert callgrind.parse_total("events: Ir\n") is None
+
+
+def test_callgrind_sizes_and_loop_counts():
+    assert callgrind.SIZES == (32, 2 * 1024 * 1024)
+    assert callgrind.loop_counts(32, quick=False) == callgrind.N_FULL
+    assert callgrind.loop_counts(32, quick=True) == callgrind.N_QUICK
+    assert callgrind.loop_counts(callgrind.LARGE, quick=False) == callgrind.N_LARGE_FULL
+    assert callgrind.loop_counts(callgrind.LARGE, quick=True) == callgrind.N_LARGE_QUICK
+    assert [callgrind.size_label(n) for n in (32, 2097152, 65536, 1000)] == \
+        ["32", "2 MiB", "64 KiB", "1000"]
+    # an allocator that cannot be used is reported at its size, with the command
+    pc = callgrind.measure(Path("/nonexistent/cg_pair"),
+                           allocators.Allocator("absent", None, allocators.NOT_INSTALLED),
+                           (5, 10), 10.0, callgrind.LARGE)
+    assert (pc.size, pc.status, pc.per_pair) == (callgrind.LARGE, allocators.NOT_INSTALLED, None)
+    assert pc.command.endswith("cg_pair 10 2097152")
 
 
 def test_resolve_allocators(tmp_path):
@@ -193,8 +222,24 @@ def crashing_lib(tmp_path_factory) -> Path:
     return lib
 
 
+class _CountingProgress(Progress):
+    """Progress that remembers its total and how many steps were taken."""
+    made: list["_CountingProgress"] = []
+
+    def __init__(self, total, **kw):
+        super().__init__(total, **kw)
+        self.steps = 0
+        _CountingProgress.made.append(self)
+
+    def step(self, label=""):
+        self.steps += 1
+        super().step(label)
+
+
 @needs_cc
-def test_harness_end_to_end(tmp_path, bench_dir, crashing_lib):
+def test_harness_end_to_end(tmp_path, bench_dir, crashing_lib, monkeypatch):
+    _CountingProgress.made.clear()
+    monkeypatch.setattr(harness, "Progress", _CountingProgress)
     out = tmp_path / "results"
     cfg = harness.Config(
         allocators=["glibc", f"crashy={crashing_lib}", f"ghost={tmp_path / 'none.so'}",
@@ -202,7 +247,7 @@ def test_harness_end_to_end(tmp_path, bench_dir, crashing_lib):
         scenarios=["random_mixed", "json_parse"], runs=2, warmup=1, baseline="glibc",
         out=out, progress=False, bench_dir=bench_dir, timeout=60,
         scenario_args={k: TINY[k] for k in TINY}, callgrind=callgrind.available(),
-        callgrind_ns=(200, 400), command="hakmem bench --test")
+        callgrind_ns=(200, 400), callgrind_large_ns=(20, 40), command="hakmem bench --test")
     res = harness.run(cfg)
     by = {(s["scenario"], s["allocator"]): s for s in res["summary"]}
     assert by[("random_mixed", "glibc")]["status"] == "ok"
@@ -225,12 +270,27 @@ def test_harness_end_to_end(tmp_path, bench_dir, crashing_lib):
     md = (out / "table.md").read_text()
     assert "not installed" in md and "`random_mixed`" in md and "crashy" in md
     assert "reproduce:" in md
+    # every step announced is taken: runs, then callgrind's two null loops (one per
+    # distinct loop count) and two sizes for each usable allocator
+    bar, = _CountingProgress.made
+    assert bar.steps == bar.total == len(res["runs"]) + (2 + 2 * 2 if cfg.callgrind else 0)
     if cfg.callgrind:
-        cg = {c["allocator"]: c for c in res["callgrind"]}
-        assert cg["glibc"]["status"] == "ok" and cg["glibc"]["per_pair"] > 0
-        assert cg["glibc"]["net"] is not None
-        assert (out / "callgrind.csv").exists()
+        cg = {(c["allocator"], c["size"]): c for c in res["callgrind"]}
+        names = ["glibc", "crashy", "ghost", "libm"]
+        assert set(cg) == {(n, s) for n in names for s in callgrind.SIZES}
+        for size, ns in ((32, (200, 400)), (callgrind.LARGE, (20, 40))):
+            c = cg[("glibc", size)]
+            assert c["status"] == "ok" and c["per_pair"] > 0 and c["net"] is not None
+            assert (c["n1"], c["n2"]) == ns and c["loop_overhead"] > 0
+            assert cg[("ghost", size)]["status"] == allocators.NOT_INSTALLED
+        # the large path does more work than the tiny fast path
+        assert cg[("glibc", callgrind.LARGE)]["net"] > cg[("glibc", 32)]["net"]
+        with open(out / "callgrind.csv") as f:
+            rows = list(csv.DictReader(f))
+        assert {(r["allocator"], int(r["size"])) for r in rows} == set(cg)
         assert "instructions per pair" in md
+        assert "malloc(32)+free pair" in md and "malloc(2 MiB)+free pair" in md
+        assert (out / "callgrind.png").read_bytes()[:4] == b"\x89PNG"
 
 
 @needs_cc
@@ -282,6 +342,57 @@ def test_update_document_keeps_handwritten_text(tmp_path):
     results["meta"]["matrix"] = True
     report.update_document(doc, results, None)
     assert "<!-- BEGIN bench:matrix -->" in doc.read_text()
+
+
+def _cg_results(callgrind_rows):
+    return {
+        "meta": {"command": "hakmem bench", "runs": 1, "warmup": 0, "baseline": "glibc",
+                 "duration_s": 1.0, "matrix": False,
+                 "machine": {"versions": {}, "date": "d", "commit": "c"}},
+        "allocators": [{"name": n, "status": "ok", "detail": ""}
+                       for n in ("hakmem-fast", "glibc")],
+        "scenarios": [], "summary": [], "problems": [], "runs": [],
+        "callgrind": callgrind_rows,
+    }
+
+
+def _pc(name, size, per_pair, ns=(1, 2)):
+    return callgrind.PairCount(name, size=size, n1=ns[0], n2=ns[1], per_pair=per_pair,
+                               loop_overhead=10.0, net=per_pair - 10.0).to_dict()
+
+
+def test_report_has_a_table_per_pair_size(tmp_path):
+    large = callgrind.LARGE
+    res = _cg_results([_pc("hakmem-fast", 32, 49.0), _pc("glibc", 32, 136.0),
+                       _pc("hakmem-fast", large, 280.0, (500, 1500)),
+                       _pc("glibc", large, 310.0, (500, 1500))])
+    md = report.markdown(res)
+    small_at = md.index("### Instructions per malloc(32)+free pair")
+    large_at = md.index("### Instructions per malloc(2 MiB)+free pair")
+    assert small_at < large_at
+    small, big = md[small_at:large_at], md[large_at:]
+    assert "| hakmem-fast | 49.0 | 39.0 | 0.31× |" in small
+    assert "| hakmem-fast | 280.0 | 270.0 | 0.90× |" in big
+    assert "| glibc | 310.0 | 300.0 | 1.00× |" in big
+    assert "N = 500 and 1500 pairs" in big and "N = 1 and 2 pairs" in small
+    path = report.write_callgrind_csv(res, tmp_path / "cg.csv")
+    with open(path) as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0])[:3] == ["allocator", "size", "status"]
+    assert [(r["allocator"], r["size"]) for r in rows][-1] == ("glibc", str(large))
+    pytest.importorskip("matplotlib")
+    from hakmem.bench import charts
+    assert charts.callgrind_chart(res, tmp_path / "cg.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_report_reads_results_from_before_the_large_pair(tmp_path):
+    old = _pc("glibc", 32, 136.0)
+    del old["size"]
+    res = _cg_results([old])
+    md = report.markdown(res)
+    assert "malloc(32)+free pair" in md and "2 MiB" not in md
+    with open(report.write_callgrind_csv(res, tmp_path / "cg.csv")) as f:
+        assert next(csv.DictReader(f))["size"] == "32"
 
 
 def test_default_set_and_matrix_set():

@@ -8,7 +8,7 @@ Modules, one concern each:
 - `runner`     one run of one scenario under one allocator: RESULT line, rusage,
                hakmem's stats file
 - `stats`      medians, min-max, ratios, checksum agreement
-- `callgrind`  instructions per malloc(32)+free pair
+- `callgrind`  instructions per malloc+free pair (32 B and 2 MiB)
 - `report`     JSON, CSV and markdown output
 - `charts`     PNG charts (matplotlib)
 - `machine`    what machine and which library versions a run came from

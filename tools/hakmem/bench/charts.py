@@ -1,9 +1,13 @@
 """PNG charts of a results dict: throughput and peak RSS per scenario and
-allocator (one panel per scenario, min-max as error bars), and callgrind counts."""
+allocator (one panel per scenario, min-max as error bars), and callgrind counts
+(one panel per pair size)."""
 from __future__ import annotations
 
 import math
 from pathlib import Path
+
+from hakmem.bench.callgrind import size_label
+from hakmem.bench.report import cg_size
 
 PALETTE = {"glibc": "#7f7f7f", "mimalloc": "#1f77b4", "jemalloc": "#2ca02c",
            "tcmalloc": "#9467bd"}
@@ -109,24 +113,35 @@ def rss_chart(results: dict, path: Path) -> Path | None:
 
 
 def callgrind_chart(results: dict, path: Path) -> Path | None:
+    """One panel per pair size, each on its own scale (a 2 MiB pair costs up to
+    fifty times a 32-byte one), allocators in the same order and colours."""
     cg = [c for c in results.get("callgrind") or [] if c["status"] == "ok"
           and c.get("per_pair") is not None]
     if not cg:
         return None
-    plt = _pyplot()
-    names = [c["allocator"] for c in cg]
+    sizes = list(dict.fromkeys(cg_size(c) for c in cg))
+    names = list(dict.fromkeys(c["allocator"] for c in cg))
     cmap = colors(names)
-    vals = [c["net"] if c.get("net") is not None else c["per_pair"] for c in cg]
-    fig, ax = plt.subplots(figsize=(1.2 * len(cg) + 2.5, 3.2))
-    bars = ax.bar(range(len(cg)), vals, color=[cmap[n] for n in names])
-    for b, v in zip(bars, vals):
-        ax.text(b.get_x() + b.get_width() / 2, v, f"{v:.0f}", ha="center", va="bottom",
-                fontsize=8)
-    ax.set_xticks(range(len(cg)))
-    ax.set_xticklabels(names, rotation=20, ha="right", fontsize=8)
-    ax.set_ylabel("instructions", fontsize=8)
-    ax.set_title("Allocator instructions per malloc(32)+free pair (callgrind); lower is better",
-                 fontsize=9)
+    plt = _pyplot()
+    width = 1.0 * len(names) + 1.8
+    fig, axes = plt.subplots(1, len(sizes), figsize=(width * len(sizes), 3.4), squeeze=False)
+    for ax, size in zip(axes[0], sizes):
+        here = {c["allocator"]: c for c in cg if cg_size(c) == size}
+        shown = [n for n in names if n in here]
+        vals = [here[n]["net"] if here[n].get("net") is not None else here[n]["per_pair"]
+                for n in shown]
+        bars = ax.bar(range(len(shown)), vals, color=[cmap[n] for n in shown])
+        for b, v in zip(bars, vals):
+            ax.text(b.get_x() + b.get_width() / 2, v, f"{v:.0f}", ha="center",
+                    va="bottom", fontsize=8)
+        ax.set_xticks(range(len(shown)))
+        ax.set_xticklabels(shown, rotation=20, ha="right", fontsize=8)
+        ax.tick_params(axis="y", labelsize=8)
+        ax.set_ylabel("instructions", fontsize=8)
+        ax.set_ylim(0, max(vals + [1]) * 1.15)      # room for the value labels
+        ax.set_title(f"malloc({size_label(size)}) + free", fontsize=10)
+    fig.suptitle("Allocator instructions per pair (callgrind, net of the loop); "
+                 "lower is better", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)

@@ -34,7 +34,8 @@ class Config:
     command: str = "hakmem bench"
     matrix: bool = False
     scenario_args: dict[str, list[str]] = field(default_factory=dict)  # overrides, by name
-    callgrind_ns: tuple[int, int] | None = None   # loop counts (default by quick)
+    callgrind_ns: tuple[int, int] | None = None   # loop counts, 32 B pair (default by quick)
+    callgrind_large_ns: tuple[int, int] | None = None   # the same for the 2 MiB pair
     bench_dir: Path = suite.BENCH_OUT
     src_dir: Path = suite.BENCH_SRC
     root: Path = ROOT
@@ -66,7 +67,9 @@ def run(cfg: Config) -> dict:
         for s in scenarios:
             for a in usable:
                 plan.append((cfg.runs, "profile", s, a))
-    cg_steps = (len(usable) + 1) if cfg.callgrind else 0
+    # callgrind: one null loop per distinct (N1, N2), then every size x usable allocator
+    cg_steps = (len(set(_cg_loops(cfg).values())) + len(callgrind.SIZES) * len(usable)
+                if cfg.callgrind and callgrind.available() else 0)
     bar = Progress(len(plan) + cg_steps, enabled=cfg.progress)
     for a in allocs:
         if not a.usable:
@@ -124,18 +127,32 @@ def run(cfg: Config) -> dict:
 def _callgrind(cfg: Config, allocs, bar: Progress) -> list[callgrind.PairCount]:
     if not callgrind.available():
         bar.note("callgrind: valgrind is not installed; skipped")
-        return [callgrind.PairCount(a.name, status="valgrind not installed") for a in allocs]
+        return [callgrind.PairCount(a.name, size=size, status="valgrind not installed")
+                for size in callgrind.SIZES for a in allocs]
     binary = suite.build_program(suite.CALLGRIND_PROGRAM, cfg.bench_dir, cfg.src_dir)
-    ns = cfg.callgrind_ns or (callgrind.N_QUICK if cfg.quick else callgrind.N_FULL)
-    overhead = callgrind.loop_overhead(binary, ns)
-    bar.step("callgrind / loop")
+    loops = _cg_loops(cfg)
+    # The null loop's count per iteration is the same for any N but for the few
+    # instructions that print N, which over a small N2 - N1 no longer vanish: it is
+    # measured with the very N1, N2 each size's figure uses.
+    overhead = {}
+    for ns in dict.fromkeys(loops.values()):
+        overhead[ns] = callgrind.loop_overhead(binary, ns)
+        bar.step(f"callgrind / loop N={ns[0]},{ns[1]}")
     out = []
-    for a in allocs:
-        pc = callgrind.measure(binary, a, ns, overhead)
-        out.append(pc)
-        if a.usable:
-            bar.step(f"callgrind / {a.name}")
+    for size, ns in loops.items():
+        for a in allocs:
+            out.append(callgrind.measure(binary, a, ns, overhead[ns], size))
+            if a.usable:
+                bar.step(f"callgrind / {a.name} / {callgrind.size_label(size)}")
     return out
+
+
+def _cg_loops(cfg: Config) -> dict[int, tuple[int, int]]:
+    """Loop counts (N1, N2) for each pair size; sizes sharing counts share one
+    null-loop measurement."""
+    given = {callgrind.SMALL: cfg.callgrind_ns, callgrind.LARGE: cfg.callgrind_large_ns}
+    return {size: given.get(size) or callgrind.loop_counts(size, cfg.quick)
+            for size in callgrind.SIZES}
 
 
 def _cg_problems(cg: list[callgrind.PairCount]) -> list[dict]:

@@ -6,6 +6,8 @@ import json
 import os
 from pathlib import Path
 
+from hakmem.bench.callgrind import SMALL, size_label
+
 RUN_FIELDS = ["scenario", "allocator", "kind", "rep", "status", "ops", "seconds",
               "ops_per_sec", "ns_per_op", "cpu_seconds", "cpu_ops_per_sec", "checksum", "wall_s", "maxrss_kib", "rusage_maxrss_kib", "minflt",
               "majflt", "utime_s", "stime_s", "nvcsw", "nivcsw", "syscalls",
@@ -15,7 +17,7 @@ SUMMARY_FIELDS = ["scenario", "allocator", "status", "runs", "failed", "ops_per_
                   "cpu_ops_per_sec_min", "cpu_ops_per_sec_max", "cpu_ratio", "ns_per_op",
                   "maxrss_kib", "maxrss_kib_min", "maxrss_kib_max", "rss_ratio", "minflt",
                   "majflt", "syscalls", "kernel_syscalls", "checksum"]
-CALLGRIND_FIELDS = ["allocator", "status", "n1", "n2", "ir1", "ir2", "per_pair",
+CALLGRIND_FIELDS = ["allocator", "size", "status", "n1", "n2", "ir1", "ir2", "per_pair",
                     "loop_overhead", "net", "command"]
 
 
@@ -48,7 +50,8 @@ def write_summary_csv(results: dict, path: Path) -> Path:
 
 
 def write_callgrind_csv(results: dict, path: Path) -> Path:
-    return _write_csv(results["callgrind"], CALLGRIND_FIELDS, path)
+    rows = [{**c, "size": cg_size(c)} for c in results["callgrind"]]
+    return _write_csv(rows, CALLGRIND_FIELDS, path)
 
 
 # ---- markdown -----------------------------------------------------------------
@@ -149,8 +152,17 @@ def detail_table(results: dict) -> str:
                   ["l", "l"] + ["r"] * 10)
 
 
-def callgrind_table(results: dict) -> str:
-    cg = results.get("callgrind") or []
+def cg_size(c: dict) -> int:
+    return c.get("size") or SMALL     # results.json from before the 2 MiB pair
+
+
+def callgrind_sizes(results: dict) -> list[int]:
+    """The pair sizes counted, in the order they were measured."""
+    return list(dict.fromkeys(cg_size(c) for c in results.get("callgrind") or []))
+
+
+def callgrind_table(results: dict, size: int = SMALL) -> str:
+    cg = [c for c in results.get("callgrind") or [] if cg_size(c) == size]
     if not cg:
         return ""
     base = results["meta"]["baseline"]
@@ -169,6 +181,10 @@ def callgrind_table(results: dict) -> str:
             f"N = {cg[0]['n1']} and {cg[0]['n2']} pairs.") if overhead else ""
     return _table(["allocator", "instructions per pair (total)",
                    "net (allocator only)", f"× {base}"], rows) + note
+
+
+def _cg_title(size: int) -> str:
+    return f"Instructions per malloc({size_label(size)})+free pair (callgrind)"
 
 
 def scenarios_table(results: dict) -> str:
@@ -242,8 +258,8 @@ def markdown(results: dict, image_dir: Path | None = None, md_dir: Path | None =
                 rel = os.path.relpath(img, md_dir) if md_dir else str(img)
                 parts += [f"![{title}]({rel})", ""]
     if results.get("callgrind"):
-        parts += ["### Instructions per malloc(32)+free pair (callgrind)", "",
-                  callgrind_table(results), ""]
+        for size in callgrind_sizes(results):
+            parts += [f"### {_cg_title(size)}", "", callgrind_table(results, size), ""]
         img = image_dir / "callgrind.png" if image_dir else None
         if img is not None and img.exists():
             rel = os.path.relpath(img, md_dir) if md_dir else str(img)

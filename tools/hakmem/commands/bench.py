@@ -3,7 +3,7 @@
     hakmem bench                       # hakmem-fast vs glibc, mimalloc, jemalloc, tcmalloc
     hakmem bench --quick               # about a minute: smaller inputs, 5 runs
     hakmem bench --matrix              # every hakmem mode x every scenario
-    hakmem bench --callgrind           # plus instructions per malloc(32)+free pair
+    hakmem bench --callgrind           # plus instructions per malloc+free pair (32 B, 2 MiB)
     hakmem bench --render bench/results   # re-render tables and charts from results.json
     hakmem bench --doc docs/BENCHMARKS.md # also rewrite the report's generated section
 """
@@ -40,7 +40,8 @@ def register(subparsers) -> None:
                    help="the mode matrix: every hakmem mode (plus --allocators, if given) "
                         "x every scenario")
     p.add_argument("--callgrind", action="store_true",
-                   help="count instructions per malloc(32)+free pair under valgrind")
+                   help="count instructions per malloc+free pair (32 B and 2 MiB) "
+                        "under valgrind")
     p.add_argument("--no-syscalls", dest="syscalls", action="store_false",
                    help="skip the extra profile run that counts memory syscalls")
     p.add_argument("--env", action="append", default=[], metavar="HAKMEM_KNOB=VALUE",
