@@ -5,6 +5,7 @@
 #include "common.h"
 #include "decay.h"
 #include "os.h"
+#include "stash.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -303,6 +304,38 @@ const char *hak_bigcache_strategy_name(int s)
     return s >= 0 && s < HAK_BC_STRATEGY_COUNT ? names[s] : "?";
 }
 
+void hak_bigcache_caps(size_t *bytes, size_t *block)
+{
+    pthread_mutex_lock(&lock);
+    *bytes = max_bytes;
+    *block = max_block;
+    pthread_mutex_unlock(&lock);
+}
+
+/* The largest size a request of n bytes may be served with (at least its own key). */
+static size_t serve_limit(size_t n, size_t key)
+{
+    uint64_t wm = atomic_load_explicit(&hak_bigcache_policy.wmax_milli, memory_order_relaxed);
+    size_t limit = n < ((size_t)1 << 40) ? n * wm / 1000 : (size_t)(((unsigned __int128)n * wm) / 1000);
+    return hak_bigcache_strategy() == HAK_BC_EXACT || limit < key ? key : limit;
+}
+
+void hak_bigcache_serve_range(size_t size, size_t *lo, size_t *hi)
+{
+    size_t have = floor_key(size);
+    size_t below = have - step_of(have);     /* the key under `have`: requests above it round to have */
+    *hi = have;
+    *lo = below + 1;
+    if (hak_bigcache_strategy() == HAK_BC_EXACT)
+        return;
+    /* and smaller requests whose W_MAX window still reaches `have`: n * wmax / 1000 >= have */
+    uint64_t wm = atomic_load_explicit(&hak_bigcache_policy.wmax_milli, memory_order_relaxed);
+    size_t n = have < ((size_t)1 << 50) ? (have * 1000 + wm - 1) / wm
+                                         : (size_t)(((unsigned __int128)have * 1000 + wm - 1) / wm);
+    if (n < *lo)
+        *lo = n;
+}
+
 void *hak_bigcache_get(size_t n, size_t *size, int *zeroed)
 {
     if (atomic_load_explicit(&cached_blocks, memory_order_relaxed) == 0) {
@@ -312,10 +345,7 @@ void *hak_bigcache_get(size_t n, size_t *size, int *zeroed)
     hak_decay_touch();
     size_t key = hak_bigcache_round(n);
     int strategy = hak_bigcache_strategy();
-    uint64_t wm = atomic_load_explicit(&hak_bigcache_policy.wmax_milli, memory_order_relaxed);
-    size_t limit = n < ((size_t)1 << 40) ? n * wm / 1000 : (size_t)(((unsigned __int128)n * wm) / 1000);
-    if (strategy == HAK_BC_EXACT || limit < key)
-        limit = key;
+    size_t limit = serve_limit(n, key);
     pthread_mutex_lock(&lock);
     bc_class_t *pick = NULL;
     int probes = 0;
@@ -360,13 +390,15 @@ int hak_bigcache_put(void *p, size_t size)
         hak_decay_release(p, size);
         state = hak_decay_zeroes() ? RELEASED_ZERO : RELEASED_LAZY;
     }
+    size_t stashed = hak_stash_bytes();     /* the threads' stashes share the byte cap */
     pthread_mutex_lock(&lock);
-    if (size > max_block || size > max_bytes) {
+    if (size > max_block || stashed > max_bytes || size > max_bytes - stashed) {
         st.rejects++;
         pthread_mutex_unlock(&lock);
         return 0;
     }
-    while (cached_bytes + size > max_bytes && nv < MAX_VICTIMS) {
+    size_t room = max_bytes - stashed - size;   /* what the table may hold besides this block */
+    while (cached_bytes > room && nv < MAX_VICTIMS) {
         bc_block_t *v = cold.tail ? cold.tail : warm.tail;
         if (!v)
             break;
@@ -376,7 +408,7 @@ int hak_bigcache_put(void *p, size_t size)
         st.evicted_bytes += v->size;
         node_free(v);
     }
-    bc_block_t *b = cached_bytes + size > max_bytes ? NULL : node_alloc();
+    bc_block_t *b = cached_bytes > room ? NULL : node_alloc();
     bc_class_t *c = b ? get_key(floor_key(size)) : NULL;
     if (!c) {
         if (b)
@@ -467,23 +499,27 @@ size_t hak_bigcache_flush(void)
 
 size_t hak_bigcache_stats_json(char *buf, size_t len)
 {
+    uint64_t stash_hits, stash_puts;
+    hak_stash_counts(&stash_hits, &stash_puts);   /* takes the heap registry lock: before ours */
     pthread_mutex_lock(&lock);
     int n = snprintf(buf, len,
                      "\"bigcache\":{\"max_bytes\":%zu,\"max_block\":%zu,\"wmax\":%.3f,\"strategy\":\"%s\","
                      "\"buckets\":%zu,\"keys\":%zu,\"grows\":%llu,\"cached_blocks\":%zu,\"cached_bytes\":%zu,"
                      "\"warm_bytes\":%zu,\"hits\":%llu,\"hits_warm\":%llu,\"hits_zeroed\":%llu,\"misses\":%llu,"
                      "\"puts\":%llu,\"rejects\":%llu,\"evictions\":%llu,\"evicted_bytes\":%llu,"
-                     "\"released\":%llu,\"released_bytes\":%llu,\"flushed\":%llu,\"probes\":%llu}",
+                     "\"released\":%llu,\"released_bytes\":%llu,\"flushed\":%llu,\"probes\":%llu,"
+                     "\"stash_hits\":%llu,\"stash_puts\":%llu,\"stash_bytes\":%zu}",
                      max_bytes, max_block, hak_bigcache_wmax(), hak_bigcache_strategy_name(hak_bigcache_strategy()),
                      nbuckets, nkeys, (unsigned long long)st.grows,
                      atomic_load_explicit(&cached_blocks, memory_order_relaxed), cached_bytes, warm_bytes,
-                     (unsigned long long)st.hits, (unsigned long long)st.hits_warm,
+                     (unsigned long long)(st.hits + stash_hits), (unsigned long long)(st.hits_warm + stash_hits),
                      (unsigned long long)st.hits_zeroed,
                      (unsigned long long)(st.misses + atomic_load_explicit(&empty_misses, memory_order_relaxed)),
                      (unsigned long long)st.puts, (unsigned long long)st.rejects,
                      (unsigned long long)st.evictions, (unsigned long long)st.evicted_bytes,
                      (unsigned long long)st.released, (unsigned long long)st.released_bytes,
-                     (unsigned long long)st.flushed, (unsigned long long)st.probes);
+                     (unsigned long long)st.flushed, (unsigned long long)st.probes,
+                     (unsigned long long)stash_hits, (unsigned long long)stash_puts, hak_stash_bytes());
     pthread_mutex_unlock(&lock);
     return n < 0 ? 0 : (size_t)n < len ? (size_t)n : len - 1;
 }

@@ -58,9 +58,21 @@ static inline int hak_bigcache_strategy(void)
     return atomic_load_explicit(&hak_bigcache_policy.strategy, memory_order_relaxed);
 }
 const char *hak_bigcache_strategy_name(int s);
+/* Changes whenever W_MAX or the strategy does (never 0): lets a caller keep results derived from them. */
+static inline uint32_t hak_bigcache_policy_version(void)
+{
+    return atomic_load_explicit(&hak_bigcache_policy.wmax_milli, memory_order_relaxed) << 2 |
+           (uint32_t)hak_bigcache_strategy();
+}
 
 /* Size a large mapping should have for a request of n bytes (page-rounded, rounded up to its class). */
 size_t hak_bigcache_round(size_t n);
+
+/* The configured caps: total cached bytes, and the largest block kept. */
+void hak_bigcache_caps(size_t *max_bytes, size_t *max_block);
+/* The requests n a cached block of `size` bytes may serve, [*lo, *hi], by the same rule as a lookup
+ * (W_MAX window, strategy): for a cache in front of this one that checks requests against one block. */
+void hak_bigcache_serve_range(size_t size, size_t *lo, size_t *hi);
 
 /* Configuration (from hak_cfg in hak_tuning_init): byte cap and largest block kept. */
 void hak_bigcache_configure(size_t max_bytes, size_t max_block);

@@ -5,6 +5,7 @@
 #include "heap.h"
 #include "common.h"
 #include "os.h"
+#include "stash.h"
 #include "superslab.h"
 #include "thp.h"
 
@@ -121,6 +122,7 @@ int hak_decay_pass(void)
         atomic_fetch_add_explicit(&st.idle_passes, 1, memory_order_relaxed);
     size_t pending = 0;
 #if HAK_FEATURE_BIGCACHE
+    pending += hak_stash_decay(idle);      /* idle stashes join the BigCache, then decay there */
     pending += hak_bigcache_decay(now, d, hak_decay_pressure_bytes());
 #endif
     pending += hak_ss_decay(now, d);

@@ -47,6 +47,7 @@ typedef struct hak_heap_stats {
     hak_counter_t splices, splice_blocks;   /* refills that took a slab's whole free list (P0) */
     hak_counter_t slabs_created, slabs_destroyed;
     hak_counter_t used_bytes;      /* bytes of blocks outside slabs (with the program or cached) */
+    hak_counter_t stash_hits, stash_puts;   /* large blocks through the thread's stash (stash.h) */
 } hak_heap_stats_t;
 
 /* A list of slabs of one class; full lists are rotated, so they keep a tail. */
@@ -69,6 +70,12 @@ typedef struct hak_heap {
     hak_counter_t cls_flushes[HAK_NCLASS];  /* bins of the class flushed back to their slabs */
 #endif
     uint32_t refill[HAK_NCLASS];   /* blocks a refill brings in */
+    _Atomic uintptr_t stash;       /* a freed large block kept for this thread (stash.h), 0 if none */
+    size_t stash_size;             /* its size (owner only; the block holds it too, for the decay pass) */
+    size_t stash_lo, stash_hi;     /* the requests it may serve (owner only) */
+    uint32_t stash_policy;         /* the BigCache policy version the range was computed under */
+    _Atomic uint32_t stash_gen;    /* puts so far: the decay pass sees whether the stash is idle */
+    uint32_t stash_seen;           /* stash_gen at the previous pass (under the registry lock) */
 } hak_heap_t;
 
 /* Heap lifecycle (registry lock inside). */

@@ -5,6 +5,7 @@
 #include "config/parse.h"
 #include "bigcache.h"
 #include "decay.h"
+#include "stash.h"
 #include "heap.h"
 #include "integrity.h"
 #include "large.h"
@@ -135,6 +136,7 @@ void hak_tuning_init(void)
     hak_thp_configure();
 #if HAK_FEATURE_BIGCACHE
     hak_bigcache_configure((size_t)hak_cfg.bigcache_max_mb << 20, (size_t)hak_cfg.bigcache_max_block);
+    hak_stash_configure();
 #endif
     hak_ss_configure();
 }
@@ -142,13 +144,12 @@ void hak_tuning_init(void)
 /* ---- fork ------------------------------------------------------------------------ */
 
 /* Lock order: the decay thread's control lock first (a kick holds it across pthread_create, which
- * allocates), then the heap locks, the large table, the BigCache, the SuperSlab queues, metadata. */
+ * allocates), then the heap locks, the BigCache, the SuperSlab queues, metadata. */
 static void fork_prepare(void)
 {
     hak_decay_fork_prepare();
     hak_heap_lock();
     pthread_mutex_lock(&hak_shared_lock);
-    hak_large_fork_lock();
     hak_bigcache_fork_lock();
     hak_ss_fork_lock();
     hak_meta_fork_lock();
@@ -159,7 +160,6 @@ static void fork_parent(void)
     hak_meta_fork_unlock();
     hak_ss_fork_unlock();
     hak_bigcache_fork_unlock();
-    hak_large_fork_unlock();
     pthread_mutex_unlock(&hak_shared_lock);
     hak_heap_unlock();
     hak_decay_fork_parent();
@@ -170,7 +170,6 @@ static void fork_child(void)
     hak_meta_fork_unlock();
     hak_ss_fork_child();
     hak_bigcache_fork_child();
-    hak_large_fork_unlock();
     hak_heap_fork_child(hak_tls.heap);   /* re-initialises the registry and shared locks */
     hak_decay_fork_child();              /* no decay thread in the child: the next kick starts one */
 }
@@ -266,5 +265,8 @@ static void thread_exit(void *arg)
     }
     hak_stats_fold_thread(h, t);
     t->heap = NULL;
+#if HAK_FEATURE_BIGCACHE
+    hak_stash_drop(h);
+#endif
     hak_heap_release(h);
 }

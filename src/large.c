@@ -1,6 +1,7 @@
-/* large.c — mmap-backed large blocks. The table, not the block, holds the metadata, so a stray pointer
- * is recognised as not ours without ever being dereferenced. Freed blocks go to the BigCache (when the
- * mode has it) and new ones come from it first; fresh mappings follow the THP policy. */
+/* large.c — mmap-backed large blocks. The radix map, not the block, holds the metadata, so a stray pointer
+ * is recognised as not ours without ever being dereferenced. Freed blocks go to the thread's stash
+ * and the BigCache (when the mode has it) and new ones come from them first; fresh mappings follow the
+ * THP policy. */
 #define _GNU_SOURCE
 #include "large.h"
 #include "bigcache.h"
@@ -8,101 +9,58 @@
 #include "decay.h"
 #include "learn/learn.h"
 #include "os.h"
+#include "stash.h"
 #include "thp.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <string.h>
 
-typedef struct large_entry {
-    uintptr_t ptr;     /* user pointer; 0 = empty slot */
-    uintptr_t base;    /* start of the mapping */
-    size_t map_size;   /* whole mapping */
-} large_entry_t;
+/* Where the live large blocks are: each block's mapping size under its first page, in a two-level
+ * radix map over the 47-bit address space (a root of 2^19 leaves in .bss; a leaf covers 256 MiB with
+ * 2^16 entries and is mapped on first use). Only the pages of the map that hold entries are ever
+ * touched. Nothing here takes a lock: an allocation stores its entry, and a free claims it with one
+ * exchange, so of two frees of one block exactly one finds it live. */
+#define LM_PAGE_SHIFT 12
+#define LM_LEAF_BITS 16
+#define LM_ROOT_BITS (47 - LM_PAGE_SHIFT - LM_LEAF_BITS)
+#define LM_LEAF_BYTES (sizeof(_Atomic size_t) << LM_LEAF_BITS)
 
-/* One cache line or two for everything a large malloc/free touches besides its table slot. */
-static struct {
-    pthread_mutex_t lock;
-    large_entry_t *table;
-    size_t table_cap;         /* power of two */
-    size_t table_len;
-    size_t in_use;
-    uint64_t n_allocs, n_frees;
-} L __attribute__((aligned(64))) = { .lock = PTHREAD_MUTEX_INITIALIZER };
-#define lock L.lock
-#define table L.table
-#define table_cap L.table_cap
-#define table_len L.table_len
-#define in_use L.in_use
-#define n_allocs L.n_allocs
-#define n_frees L.n_frees
+static _Atomic(_Atomic size_t *) lm_root[(size_t)1 << LM_ROOT_BITS];
+static _Atomic uint64_t n_allocs, n_frees;
+static _Atomic size_t in_use;
 
-static size_t slot_of(uintptr_t p, size_t cap)
+/* The entry of the block starting at p, or NULL (p not page-aligned, outside the map, or no leaf
+ * there and create == 0; or the leaf could not be mapped). */
+static _Atomic size_t *entry(uintptr_t p, int create)
 {
-    uint64_t h = (uint64_t)p >> 12;
-    h *= 0x9e3779b97f4a7c15ull;
-    return (size_t)(h >> 20) & (cap - 1);
-}
-
-static large_entry_t *find(uintptr_t p)
-{
-    if (!table)
+    uintptr_t page = p >> LM_PAGE_SHIFT;
+    if ((p & (HAK_PAGE - 1)) || (page >> LM_LEAF_BITS) >= ((uintptr_t)1 << LM_ROOT_BITS))
         return NULL;
-    for (size_t i = slot_of(p, table_cap);; i = (i + 1) & (table_cap - 1)) {
-        if (table[i].ptr == p)
-            return &table[i];
-        if (table[i].ptr == 0)
+    _Atomic(_Atomic size_t *) *slot = &lm_root[page >> LM_LEAF_BITS];
+    _Atomic size_t *leaf = atomic_load_explicit(slot, memory_order_acquire);
+    if (HAK_UNLIKELY(!leaf)) {
+        if (!create)
             return NULL;
+        _Atomic size_t *fresh = hak_os_map(LM_LEAF_BYTES);
+        if (!fresh)
+            return NULL;
+        if (atomic_compare_exchange_strong_explicit(slot, &leaf, fresh, memory_order_acq_rel,
+                                                    memory_order_acquire))
+            leaf = fresh;
+        else
+            hak_os_unmap(fresh, LM_LEAF_BYTES);   /* another thread installed one first */
     }
+    return &leaf[page & (((uintptr_t)1 << LM_LEAF_BITS) - 1)];
 }
 
-static int grow(void)
+static void count_live(size_t map, int sign)
 {
-    size_t cap = table_cap ? table_cap * 2 : 1024;
-    large_entry_t *t = hak_os_map(cap * sizeof *t);
-    if (!t)
-        return -1;
-    for (size_t i = 0; i < table_cap; i++) {
-        if (!table[i].ptr)
-            continue;
-        size_t j = slot_of(table[i].ptr, cap);
-        while (t[j].ptr)
-            j = (j + 1) & (cap - 1);
-        t[j] = table[i];
-    }
-    if (table)
-        hak_os_unmap(table, table_cap * sizeof *table);
-    table = t;
-    table_cap = cap;
-    return 0;
-}
-
-static int insert(uintptr_t p, uintptr_t base, size_t map_size)
-{
-    if ((table_len + 1) * 4 > table_cap * 3 && grow() < 0)
-        return -1;
-    size_t i = slot_of(p, table_cap);
-    while (table[i].ptr)
-        i = (i + 1) & (table_cap - 1);
-    table[i] = (large_entry_t){ p, base, map_size };
-    table_len++;
-    return 0;
-}
-
-/* Linear-probing delete: shift later entries of the cluster back so lookups never stop early. */
-static void erase(large_entry_t *e)
-{
-    size_t i = (size_t)(e - table);
-    table[i].ptr = 0;
-    table_len--;
-    for (size_t j = (i + 1) & (table_cap - 1); table[j].ptr; j = (j + 1) & (table_cap - 1)) {
-        size_t home = slot_of(table[j].ptr, table_cap);
-        /* move j back to i when its home is not in the cyclic range (i, j] */
-        if ((j > i && (home <= i || home > j)) || (j < i && (home <= i && home > j))) {
-            table[i] = table[j];
-            table[j].ptr = 0;
-            i = j;
-        }
+    if (sign > 0) {
+        atomic_fetch_add_explicit(&n_allocs, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&in_use, map, memory_order_relaxed);
+    } else {
+        atomic_fetch_add_explicit(&n_frees, 1, memory_order_relaxed);
+        atomic_fetch_sub_explicit(&in_use, map, memory_order_relaxed);
     }
 }
 
@@ -120,7 +78,9 @@ static char *obtain(size_t n, size_t align, size_t *map_out, int *zeroed)
 #if HAK_FEATURE_MEM_LEARN || HAK_FEATURE_ELO
         int strategy = hak_bigcache_strategy();
 #endif
-        void *p = hak_bigcache_get(n ? n : 1, &got, zeroed);
+        void *p = hak_stash_take(n ? n : 1, &got);      /* this thread's last freed block: no lock */
+        if (!p)
+            p = hak_bigcache_get(n ? n : 1, &got, zeroed);
 #if HAK_FEATURE_MEM_LEARN || HAK_FEATURE_ELO
         hak_learn_large_event(n, p ? got : 0, p != NULL, p && *zeroed, strategy);   /* W_MAX trials, ELO */
 #endif
@@ -150,7 +110,7 @@ static void give_back(uintptr_t base, size_t map)
 {
 #if HAK_FEATURE_BIGCACHE
     hak_decay_safe_point = 1;     /* no lock held: the decay thread may be started from here */
-    int kept = hak_bigcache_put((void *)base, map);
+    int kept = hak_stash_put((void *)base, map) || hak_bigcache_put((void *)base, map);
     hak_decay_safe_point = 0;
     if (kept)
         return;
@@ -171,60 +131,50 @@ static void *large_alloc(size_t n, size_t align, int zero)
         return NULL;
     if (zero && !zeroed)
         memset(base, 0, n);       /* a reused block; fresh or DONTNEED-released pages are zero already */
-    pthread_mutex_lock(&lock);
-    int rc = insert((uintptr_t)base, (uintptr_t)base, map);
-    if (rc == 0) {
-        in_use += map;
-        n_allocs++;
-    }
-    pthread_mutex_unlock(&lock);
-    if (rc < 0) {
+    _Atomic size_t *e = entry((uintptr_t)base, 1);
+    if (HAK_UNLIKELY(!e)) {
         hak_os_unmap(base, map);
         errno = ENOMEM;
         return NULL;
     }
+    atomic_store_explicit(e, map, memory_order_release);
+    count_live(map, 1);
     return base;
 }
 
 void *hak_large_alloc(size_t n, size_t align) { return large_alloc(n, align, 0); }
+void *hak_large_calloc(size_t n) { return large_alloc(n, 0, 1); }
 
 size_t hak_large_trim(void)
 {
 #if HAK_FEATURE_BIGCACHE
+    hak_stash_decay(1);
     return hak_bigcache_flush();
 #else
     return 0;
 #endif
 }
-void *hak_large_calloc(size_t n) { return large_alloc(n, 0, 1); }
 
 int hak_large_free(void *p)
 {
-    pthread_mutex_lock(&lock);
-    large_entry_t *e = find((uintptr_t)p);
-    if (!e) {
-        pthread_mutex_unlock(&lock);
+    _Atomic size_t *e = entry((uintptr_t)p, 0);
+    size_t map = e ? atomic_exchange_explicit(e, 0, memory_order_acq_rel) : 0;
+    if (!map)
         return 0;
-    }
-    uintptr_t base = e->base;
-    size_t map = e->map_size;
-    in_use -= map;
-    n_frees++;
-    erase(e);
-    pthread_mutex_unlock(&lock);
-    give_back(base, map);
+    count_live(map, -1);
+    give_back((uintptr_t)p, map);
     return 1;
 }
 
 size_t hak_large_usable(const void *p)
 {
-    pthread_mutex_lock(&lock);
-    large_entry_t *e = find((uintptr_t)p);
-    size_t n = e ? e->map_size - ((uintptr_t)p - e->base) : 0;
-    pthread_mutex_unlock(&lock);
-    return n;
+    _Atomic size_t *e = entry((uintptr_t)p, 0);
+    return e ? atomic_load_explicit(e, memory_order_acquire) : 0;
 }
 
+/* The program owns p until it frees it, so nothing else writes p's entry meanwhile. A block that cannot
+ * grow in place moves onto a fresh mapping whose entry is made first: a failure anywhere leaves p as
+ * it was (NULL: the caller copies). */
 void *hak_large_resize(void *p, size_t n)
 {
     if (n > PTRDIFF_MAX - ((size_t)2 << 20)) {
@@ -232,50 +182,39 @@ void *hak_large_resize(void *p, size_t n)
         return NULL;
     }
     size_t want = round_page(n ? n : 1);
-    pthread_mutex_lock(&lock);
-    large_entry_t *e = find((uintptr_t)p);
-    if (!e || e->base != (uintptr_t)p) {
-        pthread_mutex_unlock(&lock);
+    _Atomic size_t *e = entry((uintptr_t)p, 0);
+    size_t old = e ? atomic_load_explicit(e, memory_order_acquire) : 0;
+    if (!old)
         return NULL;
-    }
-    size_t old = e->map_size;
     void *q = p;
     if (want < old) {
         hak_os_unmap((char *)p + want, old - want);
-    } else if (want > old) {
-        /* Grows in place when the next pages are free, else the kernel moves the pages: no copy. */
-        q = hak_os_remap(p, old, want, 1);
-        if (!q) {
-            pthread_mutex_unlock(&lock);
+    } else if (want > old && !hak_os_remap(p, old, want, NULL)) {
+        void *dest = hak_os_map(want);
+        _Atomic size_t *de = dest ? entry((uintptr_t)dest, 1) : NULL;
+        /* p's entry goes first: once the pages have moved, another thread may map p's range anew */
+        atomic_store_explicit(e, 0, memory_order_relaxed);
+        if (!de || !hak_os_remap(p, old, want, dest)) {     /* the pages move, not a byte is copied */
+            atomic_store_explicit(e, old, memory_order_relaxed);
+            if (dest)
+                hak_os_unmap(dest, want);
             return NULL;
         }
+        q = dest;
+        e = de;
     }
-    in_use += want - old;
-    if (q != p) {
-        erase(e);
-        insert((uintptr_t)q, (uintptr_t)q, want);
-    } else {
-        e->map_size = want;
-    }
-    pthread_mutex_unlock(&lock);
+    atomic_store_explicit(e, want, memory_order_release);
+    atomic_fetch_add_explicit(&in_use, want - old, memory_order_relaxed);
     return q;
 }
 
 size_t hak_large_in_use(void)
 {
-    pthread_mutex_lock(&lock);
-    size_t n = in_use;
-    pthread_mutex_unlock(&lock);
-    return n;
+    return atomic_load_explicit(&in_use, memory_order_relaxed);
 }
 
 void hak_large_counts(uint64_t *allocs, uint64_t *frees)
 {
-    pthread_mutex_lock(&lock);
-    *allocs = n_allocs;
-    *frees = n_frees;
-    pthread_mutex_unlock(&lock);
+    *allocs = atomic_load_explicit(&n_allocs, memory_order_relaxed);
+    *frees = atomic_load_explicit(&n_frees, memory_order_relaxed);
 }
-
-void hak_large_fork_lock(void) { pthread_mutex_lock(&lock); }
-void hak_large_fork_unlock(void) { pthread_mutex_unlock(&lock); }

@@ -1,4 +1,4 @@
-/* large.h — blocks above 32 KiB (and over-aligned ones): their own mappings, recorded in a table. */
+/* large.h — blocks above 32 KiB (and over-aligned ones): their own mappings, recorded in a radix map. */
 #ifndef HAK_LARGE_H
 #define HAK_LARGE_H
 
@@ -14,7 +14,5 @@ void  *hak_large_resize(void *p, size_t n);
 size_t hak_large_trim(void);                      /* unmap cached free blocks (malloc_trim); bytes */
 size_t hak_large_in_use(void);                    /* bytes of live large blocks */
 void   hak_large_counts(uint64_t *allocs, uint64_t *frees);
-void   hak_large_fork_lock(void);
-void   hak_large_fork_unlock(void);
 
 #endif

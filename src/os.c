@@ -8,6 +8,16 @@
 
 hak_os_counters_t hak_os;
 
+/* The kernel orders changes to the address space (one thread's munmap before another's mmap of the
+ * same range); ThreadSanitizer cannot see that, and without a lock around the large blocks it would
+ * take a range changing hands for a race. The tsan variant states the order with one atomic. */
+#if HAK_SANITIZER_THREAD
+static _Atomic uint64_t address_space_order;
+#define KERNEL_ORDER() atomic_fetch_add_explicit(&address_space_order, 1, memory_order_acq_rel)
+#else
+#define KERNEL_ORDER() ((void)0)
+#endif
+
 static void count(_Atomic uint64_t *calls, _Atomic uint64_t *bytes, size_t n)
 {
     atomic_fetch_add_explicit(calls, 1, memory_order_relaxed);
@@ -18,6 +28,7 @@ static void count(_Atomic uint64_t *calls, _Atomic uint64_t *bytes, size_t n)
 void *hak_os_map(size_t size)
 {
     void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    KERNEL_ORDER();
     count(&hak_os.mmap_calls, &hak_os.mmap_bytes, size);
     if (p == MAP_FAILED) {
         errno = ENOMEM;
@@ -31,6 +42,7 @@ void hak_os_unmap(void *p, size_t size)
 {
     if (!size)
         return;
+    KERNEL_ORDER();
     munmap(p, size);
     count(&hak_os.munmap_calls, &hak_os.munmap_bytes, size);
     atomic_fetch_sub_explicit(&hak_os.mapped_bytes, (int64_t)size, memory_order_relaxed);
@@ -56,13 +68,18 @@ void *hak_os_map_aligned(size_t size, size_t align)
     return (void *)a;
 }
 
-void *hak_os_remap(void *p, size_t old_size, size_t new_size, int may_move)
+void *hak_os_remap(void *p, size_t old_size, size_t new_size, void *dest)
 {
-    void *q = mremap(p, old_size, new_size, may_move ? MREMAP_MAYMOVE : 0);
+    KERNEL_ORDER();
+    void *q = dest ? mremap(p, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, dest)
+                   : mremap(p, old_size, new_size, 0);
+    KERNEL_ORDER();
     atomic_fetch_add_explicit(&hak_os.mremap_calls, 1, memory_order_relaxed);
     if (q == MAP_FAILED)
         return NULL;
-    atomic_fetch_add_explicit(&hak_os.mapped_bytes, (int64_t)new_size - (int64_t)old_size, memory_order_relaxed);
+    /* moved onto dest: dest's own mapping of new_size is replaced, p's old_size is gone */
+    int64_t change = dest ? -(int64_t)old_size : (int64_t)new_size - (int64_t)old_size;
+    atomic_fetch_add_explicit(&hak_os.mapped_bytes, change, memory_order_relaxed);
     return q;
 }
 

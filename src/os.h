@@ -17,7 +17,8 @@ extern hak_os_counters_t hak_os;
 void *hak_os_map(size_t size);                        /* NULL on failure, errno set */
 void *hak_os_map_aligned(size_t size, size_t align);  /* align: power of two >= page */
 void  hak_os_unmap(void *p, size_t size);
-void *hak_os_remap(void *p, size_t old_size, size_t new_size, int may_move);
+/* Resize a mapping in place (dest NULL), or move its pages onto dest, replacing what is mapped there. */
+void *hak_os_remap(void *p, size_t old_size, size_t new_size, void *dest);
 int   hak_os_advise(void *p, size_t size, int advice);
 
 /* Zeroed memory for allocator metadata that lives as long as the process. */

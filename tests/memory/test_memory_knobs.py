@@ -32,6 +32,46 @@ def test_bigcache_serves_repeated_large_blocks():
     assert sc(st)["mmap"] < 20 and sc(st)["munmap"] < 20
 
 
+def test_thread_stash_serves_the_vm_loop_without_the_shared_cache():
+    # a block freed and asked for again by the same thread comes back from its stash: after the
+    # first mapping, every allocation of the loop is a stash hit and the shared table sees no traffic
+    st, _ = memdrv(VM_LOOP)
+    bc = mem(st, "bigcache")
+    assert bc["stash_hits"] >= 199 and bc["stash_puts"] >= 200
+    assert bc["puts"] <= 1      # (a decay pass may catch the stash between two iterations)
+
+
+def test_thread_stash_respects_wmax():
+    # the stashed 1 MiB block serves a request 1.9x smaller (W_MAX 2.0) but not 3x smaller
+    near, res = memdrv([f"fit:{MiB}:{int(MiB / 1.9)}"])
+    assert res.info("fit") == ["fit same=1"] and mem(near, "bigcache")["stash_hits"] == 1
+    far, res = memdrv([f"fit:{MiB}:{MiB // 3}"])
+    assert res.info("fit") == ["fit same=0"] and mem(far, "bigcache")["stash_hits"] == 0
+
+
+def test_thread_stash_is_released_by_decay():
+    # the last block of the loop sits in the stash; the decay pass moves it to the BigCache and
+    # releases it there, as it would any idle cached block
+    st, _ = memdrv(VM_LOOP + ["sleep:900"], {"HAKMEM_DECAY_MS": "200", "HAKMEM_FREE_POLICY": "batch"})
+    bc = mem(st, "bigcache")
+    assert bc["stash_hits"] >= 199 and bc["puts"] >= 1
+    assert bc["released_bytes"] >= 2 * MiB and bc["warm_bytes"] == 0
+
+
+def test_thread_stash_emptied_at_thread_exit_and_trim():
+    st, _ = memdrv([f"thread:{2 * MiB}:50"], {"HAKMEM_DECAY_MS": "60000"})
+    bc = mem(st, "bigcache")
+    assert bc["stash_hits"] >= 49 and bc["cached_blocks"] == 1      # the thread's block, handed over
+    st, _ = memdrv(VM_LOOP + ["trim"], {"HAKMEM_DECAY_MS": "60000"})
+    assert mem(st, "bigcache")["cached_blocks"] == 0 and mem(st, "bigcache")["flushed"] >= 1
+
+
+def test_thread_stash_off_with_immediate_release():
+    st, _ = memdrv(VM_LOOP, {"HAKMEM_FREE_POLICY": "immediate"})
+    bc = mem(st, "bigcache")
+    assert bc["stash_puts"] == 0 and bc["hits"] >= 199 and sc(st)["madvise"] >= 200
+
+
 def test_bigcache_max_mb_zero_means_no_cache():
     st, _ = memdrv(VM_LOOP, {"HAKMEM_BIGCACHE_MAX_MB": "0"})
     assert mem(st, "bigcache")["hits"] == 0
@@ -39,12 +79,15 @@ def test_bigcache_max_mb_zero_means_no_cache():
 
 
 def test_bigcache_max_mb_caps_cached_bytes():
-    # 24 blocks of 2 MiB freed: a 16 MiB cap keeps at most 8 of them and evicts the rest
+    # 24 blocks of 2 MiB freed: a 16 MiB cap keeps at most 8 of them (the thread's stash holds one of
+    # them, inside the cap) and evicts the rest
     st, _ = memdrv([f"hold:{2 * MiB}:24", "drop"], {"HAKMEM_BIGCACHE_MAX_MB": "16"})
     bc = mem(st, "bigcache")
-    assert bc["cached_bytes"] <= 16 * MiB and bc["evictions"] >= 16
+    assert bc["stash_bytes"] == 2 * MiB
+    assert bc["cached_bytes"] + bc["stash_bytes"] <= 16 * MiB and bc["evictions"] >= 16
     big, _ = memdrv([f"hold:{2 * MiB}:24", "drop"], {"HAKMEM_BIGCACHE_MAX_MB": "256"})
-    assert mem(big, "bigcache")["evictions"] == 0 and mem(big, "bigcache")["cached_blocks"] == 24
+    bb = mem(big, "bigcache")
+    assert bb["evictions"] == 0 and bb["cached_blocks"] == 23 and bb["stash_bytes"] == 2 * MiB   # all 24 kept
 
 
 def test_bigcache_max_block_rejects_bigger_blocks():

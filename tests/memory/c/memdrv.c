@@ -10,6 +10,7 @@
  *   fit:A:B              malloc A, free it, malloc B: prints "info fit same=<0|1>" (was A's block reused?)
  *   calloc:SIZE          malloc SIZE, fill 0xAB, free, calloc SIZE: every byte must read 0
  *   small:SIZE:BYTES     hold BYTES worth of SIZE-byte blocks (slab tiers), written; freed by "drop"
+ *   thread:SIZE:N        loop:SIZE:N in a new thread, which then exits (the main thread joins it)
  *   sleep:MS             sleep (the decay thread works meanwhile)
  *   trim                 malloc_trim(0)
  *   fork                 fork; the child runs loop:4194304:8, sleeps 300 ms, prints its own STATS
@@ -19,6 +20,7 @@
  * Built plain (LD_PRELOAD under it) or with -DHAK_PREFIXED for the sanitizer variants (hakc.h). */
 #include "hakc.h"
 
+#include <pthread.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -201,6 +203,28 @@ static void step_fork(void)
     CHECK("fork.child", WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %d", st);
 }
 
+struct loop_args {
+    size_t size;
+    long n;
+};
+
+static void *loop_thread(void *arg)
+{
+    struct loop_args *a = arg;
+    step_loop(a->size, a->n);
+    return NULL;
+}
+
+static void step_thread(size_t size, long n)
+{
+    struct loop_args a = { size, n };
+    pthread_t t;
+    int rc = pthread_create(&t, NULL, loop_thread, &a);
+    CHECK("thread.create", rc == 0, "pthread_create: %d", rc);
+    if (rc == 0)
+        pthread_join(t, NULL);
+}
+
 int main(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
@@ -208,6 +232,8 @@ int main(int argc, char **argv)
         unsigned long long x = 0, y = 0, z = 0;
         if (sscanf(a, "loop:%llu:%llu", &x, &y) == 2)
             step_loop(x, (long)y);
+        else if (sscanf(a, "thread:%llu:%llu", &x, &y) == 2)
+            step_thread(x, (long)y);
         else if (sscanf(a, "hold:%llu:%llu", &x, &y) == 2)
             step_hold(x, (long)y, 1);
         else if (strcmp(a, "drop") == 0)
