@@ -24,9 +24,9 @@ HAK_TLS hak_tls_t hak_tls;
 static void *alloc_class_shared(unsigned cls)
 {
     hak_bin_t none = { 0 };
-    pthread_mutex_lock(&hak_shared_lock);
+    hak_shared_enter();
     void *p = hak_heap_refill(hak_shared_heap, &none, cls, 0);
-    pthread_mutex_unlock(&hak_shared_lock);
+    hak_shared_leave();
     return p;
 }
 
@@ -166,9 +166,9 @@ static void free_block(void *p, hak_superslab_t *ss, unsigned cls)
     hak_tls_t *t = &hak_tls;
     if (HAK_UNLIKELY(t->state != HAK_TLS_ACTIVE)) {
         if (t->state == HAK_TLS_DEAD || !hak_thread_attach()) {
-            pthread_mutex_lock(&hak_shared_lock);
+            hak_shared_enter();
             hak_heap_return(hak_shared_heap, p, ss);
-            pthread_mutex_unlock(&hak_shared_lock);
+            hak_shared_leave();
             return;
         }
     }

@@ -48,7 +48,8 @@ static struct {
     pthread_mutex_t lock;
     bc_list_t warm, cold;
     bc_block_t *free_nodes;
-    size_t cached_bytes, warm_bytes, max_bytes, max_block;
+    _Atomic size_t cached_bytes;      /* atomic: the stashes read it without the lock */
+    size_t warm_bytes, max_bytes, max_block;
     bc_class_t **buckets;
     size_t nbuckets, nkeys;
     _Atomic size_t cached_blocks;
@@ -270,7 +271,7 @@ static void detach(bc_block_t *b)
     l_remove(b->state == WARM ? &warm : &cold, b);
     if (b->state == WARM)
         warm_bytes -= b->size;
-    cached_bytes -= b->size;
+    atomic_fetch_sub_explicit(&cached_bytes, b->size, memory_order_relaxed);
     atomic_fetch_sub_explicit(&cached_blocks, 1, memory_order_relaxed);
 }
 
@@ -284,7 +285,7 @@ static void attach(bc_block_t *b, bc_class_t *c)
         c_insert(c, b, 0);
         l_push(&cold, b);
     }
-    cached_bytes += b->size;
+    atomic_fetch_add_explicit(&cached_bytes, b->size, memory_order_relaxed);
     atomic_fetch_add_explicit(&cached_blocks, 1, memory_order_relaxed);
 }
 
@@ -378,9 +379,44 @@ void *hak_bigcache_get(size_t n, size_t *size, int *zeroed)
     return p;
 }
 
+enum { MAX_VICTIMS = 32 };
+
+/* With the lock held: take the oldest blocks (released ones first) out until the table holds at most
+ * `room` bytes (or MAX_VICTIMS are out); the caller unmaps them once the lock is dropped. */
+static size_t evict(size_t room, hak_decay_range_t *victims)
+{
+    size_t nv = 0;
+    while (atomic_load_explicit(&cached_bytes, memory_order_relaxed) > room && nv < MAX_VICTIMS) {
+        bc_block_t *v = cold.tail ? cold.tail : warm.tail;
+        if (!v)
+            break;
+        detach(v);
+        victims[nv++] = (hak_decay_range_t){ v->base, v->size };
+        st.evictions++;
+        st.evicted_bytes += v->size;
+        node_free(v);
+    }
+    return nv;
+}
+
+size_t hak_bigcache_cached_bytes(void)
+{
+    return atomic_load_explicit(&cached_bytes, memory_order_relaxed);
+}
+
+void hak_bigcache_make_room(void)
+{
+    hak_decay_range_t victims[MAX_VICTIMS];
+    size_t stashed = hak_stash_bytes();
+    pthread_mutex_lock(&lock);
+    size_t nv = evict(stashed < max_bytes ? max_bytes - stashed : 0, victims);
+    pthread_mutex_unlock(&lock);
+    for (size_t i = 0; i < nv; i++)
+        hak_os_unmap((void *)victims[i].addr, victims[i].len);
+}
+
 int hak_bigcache_put(void *p, size_t size)
 {
-    enum { MAX_VICTIMS = 32 };
     hak_decay_range_t victims[MAX_VICTIMS];
     size_t nv = 0;
     int state = WARM;
@@ -398,17 +434,8 @@ int hak_bigcache_put(void *p, size_t size)
         return 0;
     }
     size_t room = max_bytes - stashed - size;   /* what the table may hold besides this block */
-    while (cached_bytes > room && nv < MAX_VICTIMS) {
-        bc_block_t *v = cold.tail ? cold.tail : warm.tail;
-        if (!v)
-            break;
-        detach(v);
-        victims[nv++] = (hak_decay_range_t){ v->base, v->size };
-        st.evictions++;
-        st.evicted_bytes += v->size;
-        node_free(v);
-    }
-    bc_block_t *b = cached_bytes > room ? NULL : node_alloc();
+    nv = evict(room, victims);
+    bc_block_t *b = atomic_load_explicit(&cached_bytes, memory_order_relaxed) > room ? NULL : node_alloc();
     bc_class_t *c = b ? get_key(floor_key(size)) : NULL;
     if (!c) {
         if (b)
@@ -447,7 +474,7 @@ size_t hak_bigcache_decay(uint64_t now, uint64_t decay_ns, size_t pressure)
             if (!expired && !(pressure && warm_bytes > pressure))
                 break;
             detach(b);
-            cached_bytes += b->size;    /* still ours: keep the cap honest while it is out */
+            atomic_fetch_add_explicit(&cached_bytes, b->size, memory_order_relaxed);   /* still ours: keep the cap honest while it is out */
             taken[n] = b;
             r[n] = (hak_decay_range_t){ b->base, b->size };
             n++;
@@ -460,7 +487,7 @@ size_t hak_bigcache_decay(uint64_t now, uint64_t decay_ns, size_t pressure)
         pthread_mutex_lock(&lock);
         for (size_t i = 0; i < n; i++) {
             bc_block_t *b = taken[i];
-            cached_bytes -= b->size;
+            atomic_fetch_sub_explicit(&cached_bytes, b->size, memory_order_relaxed);
             b->state = st_new;
             st.released++;
             st.released_bytes += b->size;
@@ -511,7 +538,8 @@ size_t hak_bigcache_stats_json(char *buf, size_t len)
                      "\"stash_hits\":%llu,\"stash_puts\":%llu,\"stash_bytes\":%zu}",
                      max_bytes, max_block, hak_bigcache_wmax(), hak_bigcache_strategy_name(hak_bigcache_strategy()),
                      nbuckets, nkeys, (unsigned long long)st.grows,
-                     atomic_load_explicit(&cached_blocks, memory_order_relaxed), cached_bytes, warm_bytes,
+                     atomic_load_explicit(&cached_blocks, memory_order_relaxed),
+                     atomic_load_explicit(&cached_bytes, memory_order_relaxed), warm_bytes,
                      (unsigned long long)(st.hits + stash_hits), (unsigned long long)(st.hits_warm + stash_hits),
                      (unsigned long long)st.hits_zeroed,
                      (unsigned long long)(st.misses + atomic_load_explicit(&empty_misses, memory_order_relaxed)),

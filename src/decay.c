@@ -24,6 +24,7 @@ static uint64_t decay_ns = 500000000ull;
 static uint64_t tick_ns = 125000000ull;
 
 HAK_TLS int hak_decay_safe_point;
+HAK_TLS int hak_decay_lock_held;
 _Atomic uint64_t hak_decay_activity;   /* decay.h; bumped by large-block and slab traffic (adaptive idle test) */
 
 static struct {
@@ -72,10 +73,8 @@ void hak_decay_release(void *p, size_t n)
     atomic_fetch_add_explicit(&st.ranges, 1, memory_order_relaxed);
 }
 
-void hak_decay_release_batch(hak_decay_range_t *r, size_t n)
+size_t hak_ranges_coalesce(hak_decay_range_t *r, size_t n)
 {
-    if (!enabled || !n)
-        return;
     /* insertion sort: batches are small, and qsort may allocate */
     for (size_t i = 1; i < n; i++) {
         hak_decay_range_t x = r[i];
@@ -86,21 +85,27 @@ void hak_decay_release_batch(hak_decay_range_t *r, size_t n)
         }
         r[j] = x;
     }
-    size_t i = 0;
-    while (i < n) {
-        uintptr_t a = r[i].addr;
-        size_t len = r[i].len;
-        size_t j = i + 1;
-        while (j < n && r[j].addr == a + len) {
-            len += r[j].len;
-            j++;
-        }
-        hak_os_advise((void *)a, len, advice);
-        atomic_fetch_add_explicit(&st.madvise_calls, 1, memory_order_relaxed);
-        atomic_fetch_add_explicit(&st.released_bytes, len, memory_order_relaxed);
-        i = j;
+    size_t out = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (out && r[out - 1].addr + r[out - 1].len == r[i].addr)
+            r[out - 1].len += r[i].len;
+        else
+            r[out++] = r[i];
     }
+    return out;
+}
+
+void hak_decay_release_batch(hak_decay_range_t *r, size_t n)
+{
+    if (!enabled || !n)
+        return;
     atomic_fetch_add_explicit(&st.ranges, n, memory_order_relaxed);
+    n = hak_ranges_coalesce(r, n);
+    for (size_t i = 0; i < n; i++) {
+        hak_os_advise((void *)r[i].addr, r[i].len, advice);
+        atomic_fetch_add_explicit(&st.madvise_calls, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&st.released_bytes, r[i].len, memory_order_relaxed);
+    }
     atomic_fetch_add_explicit(&st.batches, 1, memory_order_relaxed);
 }
 
@@ -134,7 +139,7 @@ int hak_decay_pass(void)
 
 static pthread_mutex_t tlock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t tcond = PTHREAD_COND_INITIALIZER;
-static _Atomic int awake;        /* the thread is running passes (a kick has nothing to do) */
+_Atomic int hak_decay_awake;     /* decay.h: the thread is running passes (a kick has nothing to do) */
 static _Atomic int started;
 
 static void sleep_ns(uint64_t ns)
@@ -153,13 +158,13 @@ static void *decay_main(void *arg)
             continue;
         /* Nothing waits: go idle. Clear `awake` first, then look once more, so a kick that saw
          * awake == 1 just before cannot be lost. */
-        atomic_store(&awake, 0);
+        atomic_store(&hak_decay_awake, 0);
         if (hak_decay_pass()) {
-            atomic_store(&awake, 1);
+            atomic_store(&hak_decay_awake, 1);
             continue;
         }
         pthread_mutex_lock(&tlock);
-        while (!atomic_load(&awake))
+        while (!atomic_load(&hak_decay_awake))
             pthread_cond_wait(&tcond, &tlock);
         pthread_mutex_unlock(&tlock);
         atomic_store(&last_activity, ~0ull);   /* a fresh start is never "idle" */
@@ -202,31 +207,29 @@ static void inline_pass(void)
     hak_decay_pass();
 }
 
-void hak_decay_kick(void)
+void hak_decay_wake(void)
 {
-    if (!deferred)
+    if (!deferred || hak_decay_lock_held)
         return;
     if (atomic_load_explicit(&no_thread, memory_order_relaxed)) {
         inline_pass();
         return;
     }
-    if (atomic_load_explicit(&awake, memory_order_acquire))
-        return;
     /* pthread_create allocates (through us): only a thread that owns its heap, and so holds no
      * allocator lock here, may start the decay thread; others leave it to the next kick. */
     if (!atomic_load_explicit(&started, memory_order_relaxed) && hak_tls.state != HAK_TLS_ACTIVE &&
         !hak_decay_safe_point)
         return;
     pthread_mutex_lock(&tlock);
-    if (!atomic_load(&awake)) {
+    if (!atomic_load(&hak_decay_awake)) {
         atomic_fetch_add_explicit(&st.kicks, 1, memory_order_relaxed);
-        atomic_store(&awake, 1);
+        atomic_store(&hak_decay_awake, 1);
         if (!started)
             start_thread();
         else
             pthread_cond_signal(&tcond);
         if (!started) {
-            atomic_store(&awake, 0);
+            atomic_store(&hak_decay_awake, 0);
             atomic_store(&no_thread, 1);   /* no thread (resources): passes ride on the kicks */
         }
     }
@@ -242,7 +245,7 @@ void hak_decay_fork_child(void)
     pthread_mutex_init(&tlock, NULL);
     pthread_cond_init(&tcond, NULL);
     started = 0;
-    atomic_store(&awake, 0);
+    atomic_store(&hak_decay_awake, 0);
 #if HAK_SANITIZER_THREAD
     atomic_store(&no_thread, 1);
 #endif

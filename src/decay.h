@@ -50,14 +50,26 @@ int hak_decay_zeroes(void);
 void hak_decay_release(void *p, size_t n);
 /* Release a batch: sorts by address, coalesces adjacent ranges, one madvise per run. */
 void hak_decay_release_batch(hak_decay_range_t *r, size_t n);
+/* Sort ranges by address and merge adjacent ones, in place; returns how many remain. */
+size_t hak_ranges_coalesce(hak_decay_range_t *r, size_t n);
 
 /* Set (per thread) around calls made with no allocator lock held, e.g. the large-block paths, so a
  * kick from there may start the thread even before the calling thread has a heap. */
 extern HAK_TLS int hak_decay_safe_point;
 
+/* Set (per thread) while the shared heap's lock is held: a kick from there does nothing (it would
+ * take the decay thread's lock, or run a pass, under an allocator lock); the next kick does it. */
+extern HAK_TLS int hak_decay_lock_held;
+
 /* Something now waits for release: make sure a pass will come (starts the thread lazily).
- * Cheap when the thread is already awake; never call with an allocator lock held. */
-void hak_decay_kick(void);
+ * Costs one load when the thread is already awake; never call with an allocator lock held. */
+extern _Atomic int hak_decay_awake;
+void hak_decay_wake(void);
+static inline void hak_decay_kick(void)
+{
+    if (!atomic_load_explicit(&hak_decay_awake, memory_order_acquire))
+        hak_decay_wake();
+}
 
 /* One pass over every source (BigCache, SuperSlab cache, free slab units); returns 1 when memory
  * is still waiting. Called by the thread; tests may call it directly. */

@@ -1,5 +1,6 @@
 /* heap.c — per-thread heaps: refilling caches from slabs, returning blocks, recycling heaps of exited threads. */
 #include "heap.h"
+#include "decay.h"
 #include "os.h"
 #include "tuning.h"
 
@@ -10,6 +11,18 @@ static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static hak_heap_t *all_heaps, *idle_heaps;
 hak_heap_t *hak_shared_heap;
 pthread_mutex_t hak_shared_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void hak_shared_enter(void)
+{
+    pthread_mutex_lock(&hak_shared_lock);
+    hak_decay_lock_held = 1;    /* an emptied slab may kick the decay thread from under this lock */
+}
+
+void hak_shared_leave(void)
+{
+    hak_decay_lock_held = 0;
+    pthread_mutex_unlock(&hak_shared_lock);
+}
 
 /* ---- slab lists -------------------------------------------------------- */
 

@@ -71,9 +71,9 @@ typedef struct hak_heap {
 #endif
     uint32_t refill[HAK_NCLASS];   /* blocks a refill brings in */
     _Atomic uintptr_t stash;       /* a freed large block kept for this thread (stash.h), 0 if none */
-    size_t stash_size;             /* its size (owner only; the block holds it too, for the decay pass) */
-    size_t stash_lo, stash_hi;     /* the requests it may serve (owner only) */
-    uint32_t stash_policy;         /* the BigCache policy version the range was computed under */
+    size_t stash_size;             /* owner only: the block size stash_lo/hi were computed for, */
+    size_t stash_lo, stash_hi;     /*   the requests such a block may serve, */
+    uint32_t stash_policy;         /*   under this BigCache policy version */
     _Atomic uint32_t stash_gen;    /* puts so far: the decay pass sees whether the stash is idle */
     uint32_t stash_seen;           /* stash_gen at the previous pass (under the registry lock) */
 } hak_heap_t;
@@ -94,8 +94,11 @@ void hak_heap_return_list(hak_heap_t *h, void *head, uint32_t n);
 /* Give empty slabs and SuperSlabs back; returns bytes released. */
 size_t hak_heap_trim(hak_heap_t *h);
 
-/* The heap used by threads that have no cache (during thread exit): guarded by a lock. */
+/* The heap used by threads that have no cache (during thread exit): guarded by a lock, taken and
+ * released through hak_shared_enter/leave, which also tell the decay kick that a lock is held. */
 extern hak_heap_t *hak_shared_heap;
 extern pthread_mutex_t hak_shared_lock;
+void hak_shared_enter(void);
+void hak_shared_leave(void);
 
 #endif

@@ -192,12 +192,18 @@ void *hak_large_resize(void *p, size_t n)
     } else if (want > old && !hak_os_remap(p, old, want, NULL)) {
         void *dest = hak_os_map(want);
         _Atomic size_t *de = dest ? entry((uintptr_t)dest, 1) : NULL;
-        /* p's entry goes first: once the pages have moved, another thread may map p's range anew */
-        atomic_store_explicit(e, 0, memory_order_relaxed);
-        if (!de || !hak_os_remap(p, old, want, dest)) {     /* the pages move, not a byte is copied */
-            atomic_store_explicit(e, old, memory_order_relaxed);
+        if (!de) {
             if (dest)
                 hak_os_unmap(dest, want);
+            return NULL;
+        }
+        /* p's entry goes first: once the pages have moved, another thread may map p's range anew */
+        atomic_store_explicit(e, 0, memory_order_relaxed);
+        if (!hak_os_remap(p, old, want, dest)) {     /* the pages move, not a byte is copied */
+            /* Some kernels unmap dest before they find the move impossible (p spans several
+             * mappings after an mprotect, say), and by now another thread may have mapped that
+             * range: it is left alone, reserved or not, rather than unmapped blindly. */
+            atomic_store_explicit(e, old, memory_order_relaxed);
             return NULL;
         }
         q = dest;

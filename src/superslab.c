@@ -63,17 +63,35 @@ static void ss_unlock(hak_superslab_t *ss)
 
 static void ss_init(hak_superslab_t *ss, struct hak_heap *owner)
 {
+    uint32_t huge = ss->thp_huge;
     memset(ss, 0, sizeof *ss);
+    ss->thp_huge = huge;
     memset(ss->unit_class, HAK_NO_CLASS, sizeof ss->unit_class);
     ss->magic = HAK_SS_MAGIC;
     ss->units_used = 0;
     atomic_store_explicit(&ss->owner, owner, memory_order_relaxed);
 }
 
+/* A cached SuperSlab about to be released loses its huge-page advice first (its header page stays
+ * resident, enough for khugepaged to fill the whole 2 MiB again); it is advised anew when reused.
+ * Adds the ranges to withdraw to r (room for one more); returns the new count. */
+static size_t withdraw_huge(hak_superslab_t *ss, hak_decay_range_t *r, size_t n)
+{
+    if (!ss->thp_huge)
+        return n;
+    ss->thp_huge = 0;
+    r[n].addr = (uintptr_t)ss;
+    r[n].len = HAK_SS_SIZE;
+    return n + 1;
+}
+
 /* Everything but the header page: a cached SuperSlab keeps its header resident, so a stray free()
  * into it still reads "no class here" and is rejected. */
 static void release_span(hak_superslab_t *ss)
 {
+    hak_decay_range_t r[1];
+    if (withdraw_huge(ss, r, 0))
+        hak_thp_withdraw(r, 1);
     hak_decay_release((char *)ss + HAK_SS_HEADER, HAK_SS_SIZE - HAK_SS_HEADER);
 }
 
@@ -143,9 +161,10 @@ static unsigned map_fresh(hak_superslab_t **out, unsigned n, unsigned owned)
             return 0;
         return map_fresh(out, 1, owned);
     }
-    hak_thp_superslab(m, (size_t)n * HAK_SS_SIZE, owned);
+    int huge = hak_thp_superslab(m, (size_t)n * HAK_SS_SIZE, owned);
     for (unsigned i = 0; i < n; i++) {
         hak_superslab_t *ss = (hak_superslab_t *)(m + (size_t)i * HAK_SS_SIZE);
+        ss->thp_huge = (uint32_t)huge;
         ss_init(ss, NULL);
         map_set(ss, 1);
         out[i] = ss;
@@ -184,6 +203,9 @@ unsigned hak_ss_create_batch(struct hak_heap *owner, unsigned cls, unsigned owne
         out[got++] = ss;
     }
     pthread_mutex_unlock(&cache_lock);
+    for (unsigned i = 0; i < got; i++)        /* released ones lost their huge-page advice */
+        if (!out[i]->thp_huge)
+            out[i]->thp_huge = (uint32_t)hak_thp_superslab(out[i], HAK_SS_SIZE, owned + i);
     if (got)
         CNT(cache_hits, got);
     if (got < want)
@@ -484,9 +506,10 @@ size_t hak_ss_decay(uint64_t now, uint64_t decay_ns)
     size_t pending = 0;
 
     /* 1. cached SuperSlabs, oldest first; under the cache lock (acquiring a SuperSlab is rare) */
+    hak_decay_range_t huge[BATCH];
     pthread_mutex_lock(&cache_lock);
     for (;;) {
-        size_t n = 0;
+        size_t n = 0, nh = 0;
         for (hak_superslab_t *ss = cache_tail; ss && n < BATCH; ss = ss->prev) {
             if (ss->cache_released)
                 continue;
@@ -494,12 +517,14 @@ size_t hak_ss_decay(uint64_t now, uint64_t decay_ns)
                 continue;
             ss->cache_released = 1;
             cache_unreleased--;
+            nh = withdraw_huge(ss, huge, nh);
             r[n].addr = (uintptr_t)ss + HAK_SS_HEADER;
             r[n].len = HAK_SS_SIZE - HAK_SS_HEADER;
             n++;
         }
         if (!n)
             break;
+        hak_thp_withdraw(huge, nh);
         hak_decay_release_batch(r, n);
         CNT(decay_released, n);
         if (n < BATCH)
@@ -509,6 +534,7 @@ size_t hak_ss_decay(uint64_t now, uint64_t decay_ns)
     pthread_mutex_unlock(&cache_lock);
 
     /* 2. free units of SuperSlabs in use */
+    size_t nh = 0;
     pthread_mutex_lock(&dq_lock);
     hak_superslab_t *taken[BATCH];
     uint32_t masks[BATCH];
@@ -525,12 +551,17 @@ size_t hak_ss_decay(uint64_t now, uint64_t decay_ns)
             continue;
         }
         uint32_t m = ss->units_dirty & ~ss->units_used & ~ss->units_busy;
+        int mostly_free = __builtin_popcount(ss->units_used) <= HAK_UNITS / 2;
         ss->units_dirty = 0;
         ss->units_busy |= m;
         ss_unlock(ss);
         dq_unlink_locked(ss);
         if (!m)
             continue;
+        /* A SuperSlab in use but mostly given back: khugepaged would fill it again, so its huge-page
+         * advice goes (it returns when the SuperSlab is next reused from the cache). */
+        if (mostly_free)
+            nh = withdraw_huge(ss, huge, nh);
         taken[nt] = ss;
         masks[nt] = m;
         nt++;
@@ -552,6 +583,7 @@ size_t hak_ss_decay(uint64_t now, uint64_t decay_ns)
             u = e;
         }
     }
+    hak_thp_withdraw(huge, nh);
     if (nr)
         hak_decay_release_batch(r, nr);
     for (size_t i = 0; i < nt; i++) {

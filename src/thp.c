@@ -3,6 +3,7 @@
 #include "thp.h"
 #include "learn/learn.h"
 #include "common.h"
+#include "decay.h"
 #include "os.h"
 
 #include <fcntl.h>
@@ -15,7 +16,7 @@ enum { SYS_ALWAYS, SYS_MADVISE, SYS_NEVER };
 
 static int policy = -1;          /* -1: feature compiled out or not configured: do nothing */
 static int sys_mode = SYS_MADVISE;
-static hak_counter_t n_huge, n_nohuge, bytes_huge;
+static hak_counter_t n_huge, n_nohuge, bytes_huge, n_withdrawn;
 
 #if HAK_FEATURE_THP
 static int read_sys_mode(void)
@@ -83,25 +84,40 @@ void hak_thp_large(void *p, size_t size)
         advise(p, size, 1);
 }
 
-void hak_thp_superslab(void *p, size_t size, unsigned heap_ss)
+int hak_thp_superslab(void *p, size_t size, unsigned heap_ss)
 {
     if (policy < 0 || sys_mode == SYS_NEVER)
-        return;
+        return 0;
     if (policy == HAK_THP_OFF) {
         if (sys_mode == SYS_ALWAYS)
             advise(p, size, 0);
-        return;
+        return 0;
     }
 #if HAK_FEATURE_MEM_LEARN
     if (policy == HAK_THP_AUTO && hak_learn_thp_advice() != HAK_LEARN_THP_UNDECIDED) {
         int huge = hak_learn_thp_advice() == HAK_LEARN_THP_ON;    /* memory learning decides "auto" */
         if (huge || sys_mode == SYS_ALWAYS)
             advise(p, size, huge);
-        return;
+        return huge;
     }
 #endif
-    if (policy == HAK_THP_ON || heap_ss >= HAK_THP_HOT_SS)
+    if (policy == HAK_THP_ON || heap_ss >= HAK_THP_HOT_SS) {
         advise(p, size, 1);
+        return 1;
+    }
+    return 0;
+}
+
+void hak_thp_withdraw(hak_decay_range_t *r, size_t n)
+{
+#ifdef MADV_NOHUGEPAGE
+    n = hak_ranges_coalesce(r, n);
+    for (size_t i = 0; i < n; i++)
+        if (hak_os_advise((void *)r[i].addr, r[i].len, MADV_NOHUGEPAGE) == 0)
+            atomic_fetch_add_explicit(&n_withdrawn, 1, memory_order_relaxed);
+#else
+    (void)r; (void)n;
+#endif
 }
 
 size_t hak_thp_stats_json(char *buf, size_t len)
@@ -109,9 +125,9 @@ size_t hak_thp_stats_json(char *buf, size_t len)
     static const char *names[] = { "off", "auto", "on" };
     static const char *sys[] = { "always", "madvise", "never" };
     int n = snprintf(buf, len, "\"thp\":{\"policy\":\"%s\",\"system\":\"%s\",\"hugepage_advised\":%llu,"
-                               "\"hugepage_bytes\":%llu,\"nohugepage_advised\":%llu}",
+                               "\"hugepage_bytes\":%llu,\"nohugepage_advised\":%llu,\"withdrawn\":%llu}",
                      policy >= 0 && policy <= 2 ? names[policy] : "compiled-out", sys[sys_mode],
                      (unsigned long long)hak_counter_get(&n_huge), (unsigned long long)hak_counter_get(&bytes_huge),
-                     (unsigned long long)hak_counter_get(&n_nohuge));
+                     (unsigned long long)hak_counter_get(&n_nohuge), (unsigned long long)hak_counter_get(&n_withdrawn));
     return n < 0 ? 0 : (size_t)n < len ? (size_t)n : len - 1;
 }

@@ -11,6 +11,8 @@
 
 #include <stddef.h>
 
+#include "decay.h"
+
 #define HAK_THP_SIZE   ((size_t)2 << 20)
 /* 64 MiB: below that a huge page would mostly back blocks a heap never touches (each SuperSlab
  * holds slabs of many classes), and a program with many small heaps would multiply its RSS. */
@@ -22,8 +24,13 @@ void hak_thp_configure(void);           /* from hak_tuning_init: reads hak_cfg.t
 size_t hak_thp_large_align(size_t size);
 /* Advise a fresh large mapping. */
 void hak_thp_large(void *p, size_t size);
-/* Advise a fresh SuperSlab span of `size` bytes for a heap owning `heap_ss` SuperSlabs already. */
-void hak_thp_superslab(void *p, size_t size, unsigned heap_ss);
+/* Advise a SuperSlab span of `size` bytes for a heap owning `heap_ss` SuperSlabs already; returns 1
+ * when the span is now advised MADV_HUGEPAGE. */
+int hak_thp_superslab(void *p, size_t size, unsigned heap_ss);
+/* Take the huge-page advice back from spans whose memory is being given back (MADV_NOHUGEPAGE):
+ * khugepaged would otherwise collapse a span with one resident page into a whole huge page again,
+ * and an idle program's RSS would creep back up. Coalesces the ranges in place. */
+void hak_thp_withdraw(hak_decay_range_t *r, size_t n);
 
 size_t hak_thp_stats_json(char *buf, size_t len);
 

@@ -66,6 +66,34 @@ def test_thread_stash_emptied_at_thread_exit_and_trim():
     assert mem(st, "bigcache")["cached_blocks"] == 0 and mem(st, "bigcache")["flushed"] >= 1
 
 
+def test_stashes_share_the_byte_cap_with_the_bigcache():
+    # 7 threads keep a 2 MiB block each in their stashes, then 8 more are freed (one to the main
+    # thread's stash): with a 16 MiB cap the other 7 find no room, and the stashes and the table
+    # together never hold more than the cap
+    st, _ = memdrv([f"park:{2 * MiB}:7", f"hold:{2 * MiB}:8", "drop"], {"HAKMEM_BIGCACHE_MAX_MB": "16"})
+    bc = mem(st, "bigcache")
+    assert bc["stash_bytes"] >= 7 * 2 * MiB
+    assert bc["cached_bytes"] + bc["stash_bytes"] <= 16 * MiB and bc["rejects"] + bc["evictions"] >= 7
+    # the other way round: the table is full first (7 blocks + 1 stashed), and three threads stashing
+    # 4 MiB blocks (too big to be served from it) push its oldest blocks out
+    st, _ = memdrv([f"hold:{2 * MiB}:8", "drop", f"park:{4 * MiB}:3"], {"HAKMEM_BIGCACHE_MAX_MB": "16"})
+    bc = mem(st, "bigcache")
+    assert bc["cached_bytes"] + bc["stash_bytes"] <= 16 * MiB and bc["evictions"] >= 5
+
+
+def test_trim_empties_every_threads_stash():
+    st, _ = memdrv(["park:262144:100", "trim"], {"HAKMEM_DECAY_MS": "60000"})
+    bc = mem(st, "bigcache")
+    assert bc["stash_puts"] >= 100 and bc["stash_bytes"] == 0 and bc["flushed"] >= 100
+
+
+def test_stale_write_into_a_stashed_block_harms_nothing_else():
+    # the stash keeps no size inside the freed block: a program scribbling on it after free()
+    # cannot make the allocator unmap its neighbours
+    st, res = memdrv([f"stale:{2 * MiB}"])
+    assert mem(st, "bigcache")["stash_puts"] >= 2
+
+
 def test_thread_stash_off_with_immediate_release():
     st, _ = memdrv(VM_LOOP, {"HAKMEM_FREE_POLICY": "immediate"})
     bc = mem(st, "bigcache")
@@ -199,6 +227,20 @@ def test_thp_policy():
     # on: the large block and every SuperSlab; auto: the large block and SuperSlabs of hot heaps only
     assert t_on["hugepage_advised"] > t_auto["hugepage_advised"] >= 1
     assert t_off["hugepage_advised"] == 0
+
+
+def test_released_superslabs_lose_their_huge_page_advice():
+    # THP on advises every SuperSlab; once emptied, cached and released, a SuperSlab keeps only its
+    # header page resident, and khugepaged would refill the whole 2 MiB if the advice stayed: it is
+    # withdrawn at release, and given again when the SuperSlab is reused
+    env = {"HAKMEM_THP": "on", "HAKMEM_DECAY_MS": "100", "HAKMEM_FREE_POLICY": "batch"}
+    st, _ = memdrv(["small:8192:33554432", "drop", "sleep:600"], env)
+    t = mem(st, "thp")
+    assert t["withdrawn"] >= 1 and mem(st, "superslab")["decay_released"] >= 4
+    again, _ = memdrv(["small:8192:33554432", "drop", "sleep:600", "small:8192:33554432"], env)
+    assert mem(again, "thp")["hugepage_advised"] > t["hugepage_advised"]
+    off, _ = memdrv(["small:8192:33554432", "drop", "sleep:600"], {**env, "HAKMEM_THP": "off"})
+    assert mem(off, "thp")["withdrawn"] == 0
 
 
 # ---- SuperSlab life cycle ------------------------------------------------------------------

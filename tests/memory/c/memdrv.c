@@ -11,6 +11,11 @@
  *   calloc:SIZE          malloc SIZE, fill 0xAB, free, calloc SIZE: every byte must read 0
  *   small:SIZE:BYTES     hold BYTES worth of SIZE-byte blocks (slab tiers), written; freed by "drop"
  *   thread:SIZE:N        loop:SIZE:N in a new thread, which then exits (the main thread joins it)
+ *   park:SIZE:T          T threads each malloc SIZE, write it, free it, then wait (alive) until the
+ *                        driver ends, after the STATS line: their freed blocks stay in their stashes
+ *   stale:SIZE           malloc A and B of SIZE, free A, then write a bogus size (1 GiB) into A's first
+ *                        word, as a program with a use-after-free bug would; free another block so A
+ *                        leaves the stash; B must still be mapped and intact
  *   sleep:MS             sleep (the decay thread works meanwhile)
  *   trim                 malloc_trim(0)
  *   fork                 fork; the child runs loop:4194304:8, sleeps 300 ms, prints its own STATS
@@ -225,6 +230,73 @@ static void step_thread(size_t size, long n)
         pthread_join(t, NULL);
 }
 
+#define MAXPARK 256
+static pthread_t parked[MAXPARK];
+static int nparked;
+static pthread_mutex_t park_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t park_cond = PTHREAD_COND_INITIALIZER;
+static int park_ready, park_release;
+
+static void *park_thread(void *arg)
+{
+    size_t size = *(size_t *)arg;
+    unsigned char *p = M(malloc)(size);
+    if (p) {
+        touch(p, size, 0x3c);
+        M(free)(p);
+    }
+    pthread_mutex_lock(&park_lock);
+    park_ready++;
+    pthread_cond_broadcast(&park_cond);
+    while (!park_release)
+        pthread_cond_wait(&park_cond, &park_lock);
+    pthread_mutex_unlock(&park_lock);
+    return NULL;
+}
+
+static void step_park(size_t size, long n)
+{
+    static size_t sizes[MAXPARK];
+    int want = park_ready;
+    for (long i = 0; i < n && nparked < MAXPARK; i++) {
+        sizes[nparked] = size;
+        if (pthread_create(&parked[nparked], NULL, park_thread, &sizes[nparked]) != 0)
+            break;
+        nparked++;
+        want++;
+    }
+    pthread_mutex_lock(&park_lock);
+    while (park_ready < want)
+        pthread_cond_wait(&park_cond, &park_lock);
+    pthread_mutex_unlock(&park_lock);
+    CHECK("park", want == park_ready && nparked >= n, "%d threads parked of %ld", nparked, n);
+}
+
+static void unpark_all(void)
+{
+    pthread_mutex_lock(&park_lock);
+    park_release = 1;
+    pthread_cond_broadcast(&park_cond);
+    pthread_mutex_unlock(&park_lock);
+    for (int i = 0; i < nparked; i++)
+        pthread_join(parked[i], NULL);
+}
+
+static void step_stale(size_t size)
+{
+    unsigned char *a = M(malloc)(size), *b = M(malloc)(size), *c = M(malloc)(size);
+    if (!a || !b || !c) {
+        CHECK("stale.alloc", 0, "malloc(%zu) failed", size);
+        return;
+    }
+    touch(b, size, 0x77);
+    M(free)(a);
+    *(volatile size_t *)a = (size_t)1 << 30;    /* the bug: a write into a freed block */
+    M(free)(c);                                 /* c takes a's place in the stash */
+    CHECK("stale.neighbour", check(b, size, 0x77), "a live block changed after a stale write elsewhere");
+    M(free)(b);
+}
+
 int main(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
@@ -232,6 +304,10 @@ int main(int argc, char **argv)
         unsigned long long x = 0, y = 0, z = 0;
         if (sscanf(a, "loop:%llu:%llu", &x, &y) == 2)
             step_loop(x, (long)y);
+        else if (sscanf(a, "park:%llu:%llu", &x, &y) == 2)
+            step_park(x, (long)y);
+        else if (sscanf(a, "stale:%llu", &x) == 1)
+            step_stale(x);
         else if (sscanf(a, "thread:%llu:%llu", &x, &y) == 2)
             step_thread(x, (long)y);
         else if (sscanf(a, "hold:%llu:%llu", &x, &y) == 2)
@@ -260,5 +336,6 @@ int main(int argc, char **argv)
         }
     }
     print_stats("STATS");
+    unpark_all();
     return hakc_finish();
 }
