@@ -314,11 +314,11 @@ void hak_bigcache_caps(size_t *bytes, size_t *block)
 }
 
 /* The largest size a request of n bytes may be served with (at least its own key). */
-static size_t serve_limit(size_t n, size_t key)
+static size_t serve_limit(size_t n, size_t key, int strategy)
 {
     uint64_t wm = atomic_load_explicit(&hak_bigcache_policy.wmax_milli, memory_order_relaxed);
     size_t limit = n < ((size_t)1 << 40) ? n * wm / 1000 : (size_t)(((unsigned __int128)n * wm) / 1000);
-    return hak_bigcache_strategy() == HAK_BC_EXACT || limit < key ? key : limit;
+    return strategy == HAK_BC_EXACT || limit < key ? key : limit;
 }
 
 void hak_bigcache_serve_range(size_t size, size_t *lo, size_t *hi)
@@ -346,7 +346,7 @@ void *hak_bigcache_get(size_t n, size_t *size, int *zeroed)
     hak_decay_touch();
     size_t key = hak_bigcache_round(n);
     int strategy = hak_bigcache_strategy();
-    size_t limit = serve_limit(n, key);
+    size_t limit = serve_limit(n, key, strategy);
     pthread_mutex_lock(&lock);
     bc_class_t *pick = NULL;
     int probes = 0;
@@ -381,13 +381,25 @@ void *hak_bigcache_get(size_t n, size_t *size, int *zeroed)
 
 enum { MAX_VICTIMS = 32 };
 
+/* The block to give up first: the oldest released one, else the oldest warm one. */
+static bc_block_t *oldest(void)
+{
+    return cold.tail ? cold.tail : warm.tail;
+}
+
+static void unmap_all(const hak_decay_range_t *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        hak_os_unmap((void *)v[i].addr, v[i].len);
+}
+
 /* With the lock held: take the oldest blocks (released ones first) out until the table holds at most
  * `room` bytes (or MAX_VICTIMS are out); the caller unmaps them once the lock is dropped. */
 static size_t evict(size_t room, hak_decay_range_t *victims)
 {
     size_t nv = 0;
     while (atomic_load_explicit(&cached_bytes, memory_order_relaxed) > room && nv < MAX_VICTIMS) {
-        bc_block_t *v = cold.tail ? cold.tail : warm.tail;
+        bc_block_t *v = oldest();
         if (!v)
             break;
         detach(v);
@@ -411,8 +423,7 @@ void hak_bigcache_make_room(void)
     pthread_mutex_lock(&lock);
     size_t nv = evict(stashed < max_bytes ? max_bytes - stashed : 0, victims);
     pthread_mutex_unlock(&lock);
-    for (size_t i = 0; i < nv; i++)
-        hak_os_unmap((void *)victims[i].addr, victims[i].len);
+    unmap_all(victims, nv);
 }
 
 int hak_bigcache_put(void *p, size_t size)
@@ -442,8 +453,7 @@ int hak_bigcache_put(void *p, size_t size)
             node_free(b);
         st.rejects++;
         pthread_mutex_unlock(&lock);
-        for (size_t i = 0; i < nv; i++)
-            hak_os_unmap((void *)victims[i].addr, victims[i].len);
+        unmap_all(victims, nv);
         return 0;
     }
     b->base = (uintptr_t)p;
@@ -453,8 +463,7 @@ int hak_bigcache_put(void *p, size_t size)
     attach(b, c);
     st.puts++;
     pthread_mutex_unlock(&lock);
-    for (size_t i = 0; i < nv; i++)
-        hak_os_unmap((void *)victims[i].addr, victims[i].len);
+    unmap_all(victims, nv);
     if (state == WARM)
         hak_decay_kick();
     return 1;
@@ -508,7 +517,7 @@ size_t hak_bigcache_flush(void)
     size_t total = 0;
     for (;;) {
         pthread_mutex_lock(&lock);
-        bc_block_t *b = cold.tail ? cold.tail : warm.tail;
+        bc_block_t *b = oldest();
         if (!b) {
             pthread_mutex_unlock(&lock);
             return total;

@@ -59,17 +59,22 @@ void hak_decay_configure(void)
 
 int hak_decay_enabled(void) { return enabled; }
 int hak_decay_deferred(void) { return deferred; }
-uint64_t hak_decay_ns(void) { return decay_ns; }
 int hak_decay_zeroes(void) { return advice == MADV_DONTNEED; }
 size_t hak_decay_pressure_bytes(void) { return 0; }
+
+/* One madvise; `ranges` counts the ranges asked for, before coalescing, so the callers add it. */
+static void advise_range(void *p, size_t n)
+{
+    hak_os_advise(p, n, advice);
+    atomic_fetch_add_explicit(&st.madvise_calls, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&st.released_bytes, n, memory_order_relaxed);
+}
 
 void hak_decay_release(void *p, size_t n)
 {
     if (!enabled || !n)
         return;
-    hak_os_advise(p, n, advice);
-    atomic_fetch_add_explicit(&st.madvise_calls, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&st.released_bytes, n, memory_order_relaxed);
+    advise_range(p, n);
     atomic_fetch_add_explicit(&st.ranges, 1, memory_order_relaxed);
 }
 
@@ -101,11 +106,8 @@ void hak_decay_release_batch(hak_decay_range_t *r, size_t n)
         return;
     atomic_fetch_add_explicit(&st.ranges, n, memory_order_relaxed);
     n = hak_ranges_coalesce(r, n);
-    for (size_t i = 0; i < n; i++) {
-        hak_os_advise((void *)r[i].addr, r[i].len, advice);
-        atomic_fetch_add_explicit(&st.madvise_calls, 1, memory_order_relaxed);
-        atomic_fetch_add_explicit(&st.released_bytes, r[i].len, memory_order_relaxed);
-    }
+    for (size_t i = 0; i < n; i++)
+        advise_range((void *)r[i].addr, r[i].len);
     atomic_fetch_add_explicit(&st.batches, 1, memory_order_relaxed);
 }
 

@@ -79,6 +79,14 @@ static void list_move(hak_heap_t *h, hak_slab_t *s, int which)
 
 /* ---- slabs and SuperSlabs ---------------------------------------------- */
 
+static void ss_push(hak_heap_t *h, hak_superslab_t *ss)
+{
+    ss->prev = NULL;
+    ss->next = h->ss_list;
+    if (h->ss_list)
+        h->ss_list->prev = ss;
+    h->ss_list = ss;
+}
 
 static void ss_unlink(hak_heap_t *h, hak_superslab_t *ss)
 {
@@ -122,14 +130,8 @@ static hak_slab_t *slab_create(hak_heap_t *h, unsigned cls)
     unsigned n = hak_ss_create_batch(h, cls, owned, got);
     if (!n)
         return NULL;
-    for (unsigned i = n; i-- > 0;) {
-        hak_superslab_t *ss = got[i];
-        ss->prev = NULL;
-        ss->next = h->ss_list;
-        if (h->ss_list)
-            h->ss_list->prev = ss;
-        h->ss_list = ss;
-    }
+    for (unsigned i = n; i-- > 0;)
+        ss_push(h, got[i]);
     hak_superslab_t *ss = got[0];
     hak_slab_t *s = hak_ss_slab_create(ss, cls);
     if (s)

@@ -28,12 +28,7 @@ enum hak_tls_state { HAK_TLS_FRESH, HAK_TLS_ACTIVE, HAK_TLS_DEAD };
 typedef struct hak_tls {
     hak_bin_t bins[HAK_NBINS];     /* the fast path touches only this array */
     struct hak_heap *heap;
-    int state;                     /* static inline uint32_t hak_bin_count(const hak_bin_t *b)
-{
-    return b->cap - b->room;
-}
-
-enum hak_tls_state */
+    int state;                     /* enum hak_tls_state */
 } hak_tls_t;
 
 extern HAK_TLS hak_tls_t hak_tls;

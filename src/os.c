@@ -21,8 +21,7 @@ static _Atomic uint64_t address_space_order;
 static void count(_Atomic uint64_t *calls, _Atomic uint64_t *bytes, size_t n)
 {
     atomic_fetch_add_explicit(calls, 1, memory_order_relaxed);
-    if (bytes)
-        atomic_fetch_add_explicit(bytes, n, memory_order_relaxed);
+    atomic_fetch_add_explicit(bytes, n, memory_order_relaxed);
 }
 
 void *hak_os_map(size_t size)

@@ -62,6 +62,12 @@ HAK_NOINLINE static void set_range(hak_heap_t *h, size_t size, uint32_t policy)
     h->stash_policy = policy;
 }
 
+/* lo <= n <= hi in one compare */
+static inline int serves(const hak_heap_t *h, size_t n)
+{
+    return n - h->stash_lo <= h->stash_hi - h->stash_lo;
+}
+
 /* The stashed block, if the decay pass has not just taken it. */
 static inline void *take_block(hak_heap_t *h, size_t *size)
 {
@@ -79,7 +85,7 @@ static inline void *take_block(hak_heap_t *h, size_t *size)
 HAK_NOINLINE static void *take_after_policy_change(hak_heap_t *h, size_t n, size_t *size, uint32_t policy)
 {
     set_range(h, h->stash_size, policy);
-    return n - h->stash_lo > h->stash_hi - h->stash_lo ? NULL : take_block(h, size);
+    return serves(h, n) ? take_block(h, size) : NULL;
 }
 
 void *hak_stash_take(size_t n, size_t *size)
@@ -93,9 +99,7 @@ void *hak_stash_take(size_t n, size_t *size)
     uint32_t policy = hak_bigcache_policy_version();
     if (HAK_UNLIKELY(policy != h->stash_policy))
         return take_after_policy_change(h, n, size, policy);
-    if (n - h->stash_lo > h->stash_hi - h->stash_lo)
-        return NULL;    /* (one compare for lo <= n <= hi) */
-    return take_block(h, size);
+    return serves(h, n) ? take_block(h, size) : NULL;
 }
 
 int hak_stash_put(void *base, size_t size)

@@ -19,8 +19,7 @@ _Atomic uint8_t hak_ssmap[HAK_SSMAP_SIZE];
 unsigned hak_ss_cache_cap = 4;
 static unsigned soft_cap = ~0u;
 static int reuse_spares;           /* superslab_reuse: empty SuperSlabs a heap keeps for any class */
-static unsigned arena_init_ss = 1, arena_max_ss = 1, arena_levels;   /* pool_arena, in SuperSlabs */
-static unsigned arena_init_mb = 2, arena_max_mb = 2;
+static unsigned arena_init_mb = 2, arena_max_mb = 2, arena_levels;   /* pool_arena */
 
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static hak_superslab_t *cache_head, *cache_tail;
@@ -68,7 +67,6 @@ static void ss_init(hak_superslab_t *ss, struct hak_heap *owner)
     ss->thp_huge = huge;
     memset(ss->unit_class, HAK_NO_CLASS, sizeof ss->unit_class);
     ss->magic = HAK_SS_MAGIC;
-    ss->units_used = 0;
     atomic_store_explicit(&ss->owner, owner, memory_order_relaxed);
 }
 
@@ -111,6 +109,29 @@ static void cache_unlink(hak_superslab_t *ss)
     cache_count--;
     if (!ss->cache_released)
         cache_unreleased--;
+}
+
+/* With cache_lock held: the head is handed out first, the tail evicted and released first. */
+static void cache_link(hak_superslab_t *ss, int at_head)
+{
+    if (at_head) {
+        ss->prev = NULL;
+        ss->next = cache_head;
+        if (cache_head)
+            cache_head->prev = ss;
+        else
+            cache_tail = ss;
+        cache_head = ss;
+    } else {
+        ss->next = NULL;
+        ss->prev = cache_tail;
+        if (cache_tail)
+            cache_tail->next = ss;
+        else
+            cache_head = ss;
+        cache_tail = ss;
+    }
+    cache_count++;
 }
 
 static hak_superslab_t *cache_pop(void)
@@ -216,12 +237,6 @@ unsigned hak_ss_create_batch(struct hak_heap *owner, unsigned cls, unsigned owne
     return got;
 }
 
-hak_superslab_t *hak_ss_create(struct hak_heap *owner)
-{
-    hak_superslab_t *ss;
-    return hak_ss_create_batch(owner, 0, 0, &ss) ? ss : NULL;
-}
-
 static void dq_unlink_locked(hak_superslab_t *ss)
 {
     if (!atomic_load_explicit(&ss->dq_linked, memory_order_relaxed))
@@ -237,6 +252,16 @@ static void dq_unlink_locked(hak_superslab_t *ss)
     dq_count--;
 }
 
+static void dq_link_locked(hak_superslab_t *ss)
+{
+    ss->dq_prev = NULL;
+    ss->dq_next = dq_head;
+    if (dq_head)
+        dq_head->dq_prev = ss;
+    dq_head = ss;
+    dq_count++;
+}
+
 /* With cache_lock held: file an emptied SuperSlab as the most recently cached one. */
 static void cache_push(hak_superslab_t *ss, int release_now)
 {
@@ -250,14 +275,7 @@ static void cache_push(hak_superslab_t *ss, int release_now)
     } else {
         cache_unreleased++;
     }
-    ss->prev = NULL;
-    ss->next = cache_head;
-    if (cache_head)
-        cache_head->prev = ss;
-    else
-        cache_tail = ss;
-    cache_head = ss;
-    cache_count++;
+    cache_link(ss, 1);
     CNT(cache_puts, 1);
     cache_enforce_soft();
 }
@@ -352,11 +370,7 @@ void hak_ss_configure(void)
     if (arena_max_mb < arena_init_mb)
         arena_max_mb = arena_init_mb;
     arena_levels = (unsigned)hak_cfg.pool_tls_arena_growth_levels;
-    arena_init_ss = (arena_init_mb + 1) / 2;
-    arena_max_ss = (arena_max_mb + 1) / 2;
 #endif
-    (void)arena_init_ss;
-    (void)arena_max_ss;
 #if HAK_FEATURE_SUPERSLAB_CACHE
     /* Prewarm: map N SuperSlabs at start-up (one mmap) straight into the cache. */
     unsigned n = (unsigned)(hak_cfg.superslab_prewarm < 0 ? 0 : hak_cfg.superslab_prewarm);
@@ -372,14 +386,7 @@ void hak_ss_configure(void)
             hak_superslab_t *ss = got[i];
             ss->cached_since = hak_now_ns();
             ss->cache_released = 1;    /* never touched: nothing resident to give back */
-            ss->prev = cache_tail;
-            ss->next = NULL;
-            if (cache_tail)
-                cache_tail->next = ss;
-            else
-                cache_head = ss;
-            cache_tail = ss;
-            cache_count++;
+            cache_link(ss, 0);
         }
         pthread_mutex_unlock(&cache_lock);
         CNT(prewarmed, k);
@@ -482,12 +489,7 @@ void hak_ss_slab_destroy(hak_superslab_t *ss, hak_slab_t *s)
         return;
     pthread_mutex_lock(&dq_lock);
     if (!atomic_load_explicit(&ss->dq_linked, memory_order_relaxed)) {
-        ss->dq_prev = NULL;
-        ss->dq_next = dq_head;
-        if (dq_head)
-            dq_head->dq_prev = ss;
-        dq_head = ss;
-        dq_count++;
+        dq_link_locked(ss);
         ss_lock(ss);
         ss->dirty_since = hak_now_ns();
         ss_unlock(ss);

@@ -86,7 +86,6 @@ static inline hak_slab_t *hak_ss_slab(hak_superslab_t *ss, const void *p)
 /* 1 when p is exactly the start of a block of a live slab (the trust check integrity mode uses). */
 int hak_ss_is_block_start(hak_superslab_t *ss, const void *p);
 
-hak_superslab_t *hak_ss_create(struct hak_heap *owner);
 /* Up to HAK_SS_BATCH_MAX SuperSlabs for a heap that owns `owned` already and needs room for class
  * `cls`: several at once (one mmap) when the POOL arena reservation of the heap has grown (pool_arena
  * knobs). Returns how many were stored in out[] (0: ENOMEM). */
