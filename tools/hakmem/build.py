@@ -35,34 +35,30 @@ def pc_sources() -> list[Path]:
     return [render.TEMPLATES_DIR / render.PC_TEMPLATE, loader.MODES_DIR / loader.OPTIONS_FILE]
 
 
-def generate_mode_file(target, source, env) -> int:
-    """Render one generated/<mode>/<file>; the mode is env['HAK_MODE']."""
-    path = Path(str(target[0].abspath))
+def _generate(target, text) -> int:
+    """Write target[0] from text() unless it is unchanged; a ConfigError is reported, not raised."""
     try:
-        render.write_if_changed(path, render.render_mode_file(env["HAK_MODE"], path.name))
+        content = text()
     except ConfigError as err:
         report(err)
         return 1
+    render.write_if_changed(Path(str(target[0].abspath)), content)
     return 0
+
+
+def generate_mode_file(target, source, env) -> int:
+    """Render one generated/<mode>/<file>; the mode is env['HAK_MODE']."""
+    name = Path(str(target[0].abspath)).name
+    return _generate(target, lambda: render.render_mode_file(env["HAK_MODE"], name))
 
 
 def generate_docs(target, source, env) -> int:
-    try:
-        render.write_if_changed(Path(str(target[0].abspath)), render.render_docs())
-    except ConfigError as err:
-        report(err)
-        return 1
-    return 0
+    return _generate(target, render.render_docs)
 
 
 def generate_pc(target, source, env) -> int:
-    try:
-        text = render.render_pc(env["HAK_PREFIX"], loader.default_mode(), VERSION)
-    except ConfigError as err:
-        report(err)
-        return 1
-    render.write_if_changed(Path(str(target[0].abspath)), text)
-    return 0
+    return _generate(target, lambda: render.render_pc(env["HAK_PREFIX"], loader.default_mode(),
+                                                      VERSION))
 
 
 def split_linkflags(flags: list[str]) -> tuple[list[str], list[str]]:

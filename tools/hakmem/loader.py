@@ -21,8 +21,8 @@ import yaml
 from pydantic import ValidationError
 
 from . import ROOT, values
-from .schema import (CORE_FEATURE, ConfigError, Effect, ModeFile, Option, OptionsFile,
-                     VariantsFile)
+from .schema import (CORE_FEATURE, ENV_PREFIX, ConfigError, Effect, ModeFile, Option,
+                     OptionsFile, VariantsFile)
 
 MODES_DIR = ROOT / "modes"
 OPTIONS_FILE = "options.yaml"
@@ -150,6 +150,15 @@ def _pydantic_problems(shown: str, prefix: str, exc: ValidationError) -> list[tu
     return out
 
 
+def _read_model(path: Path, model):
+    """(the file as messages show it, its top level validated by `model`)."""
+    shown = _shown(path)
+    try:
+        return shown, model.model_validate(_read_yaml(path))
+    except ValidationError as exc:
+        raise ConfigError.many(_pydantic_problems(shown, "", exc)) from None
+
+
 _cache: dict[tuple, Any] = {}
 
 
@@ -172,19 +181,14 @@ def load_options(modes_dir: Path | str | None = None) -> Options:
 
 
 def _load_options(path: Path) -> Options:
-    shown = _shown(path)
-    data = _read_yaml(path)
-    try:
-        top = OptionsFile.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError.many(_pydantic_problems(shown, "", exc)) from None
+    shown, top = _read_model(path, OptionsFile)
 
     problems: list[tuple[str, str, str]] = []
     opts: list[Option] = []
     seen_env: dict[str, str] = {}
     for i, raw in enumerate(top.options):
         name = raw.get("env") if isinstance(raw, dict) else None
-        label = (name[len("HAKMEM_"):].lower() if isinstance(name, str) and name.startswith("HAKMEM_")
+        label = (name[len(ENV_PREFIX):].lower() if isinstance(name, str) and name.startswith(ENV_PREFIX)
                  else f"options[{i}]")
         if isinstance(raw, dict) and "key" in raw:
             problems.append((shown, label, "`key` is derived from `env`; do not write it"))
@@ -278,12 +282,7 @@ def load_mode(name: str, modes_dir: Path | str | None = None) -> Mode:
 
 
 def _load_mode(name: str, path: Path, opts: Options) -> Mode:
-    shown = _shown(path)
-    data = _read_yaml(path)
-    try:
-        mf = ModeFile.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError.many(_pydantic_problems(shown, "", exc)) from None
+    shown, mf = _read_model(path, ModeFile)
 
     problems: list[tuple[str, str, str]] = []
     known_features = list(opts.features)
@@ -423,12 +422,7 @@ def load_variants(modes_dir: Path | str | None = None) -> dict[str, Variant]:
 
 
 def _load_variants(path: Path) -> dict[str, Variant]:
-    shown = _shown(path)
-    data = _read_yaml(path)
-    try:
-        vf = VariantsFile.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError.many(_pydantic_problems(shown, "", exc)) from None
+    shown, vf = _read_model(path, VariantsFile)
     out: dict[str, Variant] = {}
     for name, spec in vf.variants.items():
         defines: dict[str, Any] = {"HAK_VARIANT_NAME": f'"{name}"',

@@ -24,6 +24,13 @@ _IDENT_RE = re.compile(r"[a-z][a-z0-9_]*")
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
+def _check_env(v: str) -> str:
+    """A knob's or an alias's environment name: HAKMEM_ and upper case."""
+    if not _ENV_RE.fullmatch(v):
+        raise ValueError(f"'{v}' is not an upper-case HAKMEM_* name")
+    return v
+
+
 class ConfigError(Exception):
     """A configuration problem: str() is `FILE: KEY: REASON`, one line per problem."""
 
@@ -67,9 +74,7 @@ class Alias(Strict):
     @field_validator("env")
     @classmethod
     def _env(cls, v: str) -> str:
-        if not _ENV_RE.fullmatch(v):
-            raise ValueError(f"'{v}' is not an upper-case HAKMEM_* name")
-        return v
+        return _check_env(v)
 
     @field_validator("sunset", mode="before")
     @classmethod
@@ -214,9 +219,7 @@ class Option(Strict):
     @field_validator("env")
     @classmethod
     def _env(cls, v: str) -> str:
-        if not _ENV_RE.fullmatch(v):
-            raise ValueError(f"'{v}' is not an upper-case HAKMEM_* name")
-        return v
+        return _check_env(v)
 
     @field_validator("doc")
     @classmethod

@@ -83,7 +83,7 @@ def run(cfg: Config) -> dict:
     try:
         for rep, kind, s, a in plan:
             r = run_program(binaries[s.program], argv(s), a, scenario=s.name, rep=rep,
-                            kind=kind, timeout=cfg.timeout, env=cfg.env, strace=True)
+                            kind=kind, timeout=cfg.timeout, env=cfg.env)
             runs.append(r)
             if not r.ok:
                 bar.note(f"{s.name} under {a.name}: {r.status}: {r.command}")

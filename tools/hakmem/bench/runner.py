@@ -22,8 +22,9 @@ import time
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 
-from hakmem import ROOT
+from hakmem import ROOT, loader
 from hakmem.bench.allocators import Allocator
+from hakmem.schema import ENV_PREFIX
 
 MEMORY_SYSCALLS = "mmap,munmap,mremap,madvise,brk,mprotect"
 
@@ -157,7 +158,7 @@ def base_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """The environment of a run: the caller's, without preloads or HAKMEM_ knobs
     (so a stray variable cannot skew a comparison), plus `extra`."""
     env = {k: v for k, v in os.environ.items()
-           if k != "LD_PRELOAD" and not k.startswith("HAKMEM_")}
+           if k != "LD_PRELOAD" and not k.startswith(ENV_PREFIX)}
     env.update(extra or {})
     return env
 
@@ -175,8 +176,7 @@ def display_command(argv: list[str], env_delta: dict[str, str]) -> str:
 
 def run_program(binary: Path, args: list[str], allocator: Allocator, *, scenario: str,
                 rep: int, kind: str = "measure", timeout: float = 300.0,
-                env: dict[str, str] | None = None, tmp_dir: Path | None = None,
-                strace: bool = False) -> Run:
+                env: dict[str, str] | None = None) -> Run:
     """Run binary once under allocator and collect everything we measure."""
     delta: dict[str, str] = {}
     if allocator.preload:
@@ -186,16 +186,17 @@ def run_program(binary: Path, args: list[str], allocator: Allocator, *, scenario
     argv = [str(binary), *args]
     run = Run(scenario=scenario, allocator=allocator.name, rep=rep, kind=kind,
               command=display_command(argv, delta))
-    work = Path(tempfile.mkdtemp(prefix="hakbench-", dir=tmp_dir))
+    work = Path(tempfile.mkdtemp(prefix="hakbench-"))
     try:
         run_env = dict(delta)
         stats_file = work / "stats.json"
         strace_file = work / "strace.txt"
         if kind == "profile" and allocator.is_hakmem:
-            run_env["HAKMEM_STATS_ENABLE"] = "1"
-            run_env["HAKMEM_STATS_FILE"] = str(stats_file)
+            opts = loader.load_options()
+            run_env[opts.option("stats_enable").env] = "1"
+            run_env[opts.option("stats_file").env] = str(stats_file)
         full_argv, proc_env = argv, run_env
-        if kind == "profile" and strace and shutil.which("strace"):
+        if kind == "profile" and shutil.which("strace"):
             # The preload and knobs go to the traced program only (-E): strace itself
             # must not run on the allocator under test, nor write its stats file.
             full_argv = ["strace", "-f", "-c", "-U", "calls,name", "-e",

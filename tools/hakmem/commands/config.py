@@ -16,6 +16,7 @@ import subprocess
 import sys
 
 from .. import envcheck, libpath, loader
+from ..schema import ENV_PREFIX
 
 _ASSIGN = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)", re.S)
 
@@ -50,7 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def child_env(assign: list[str], clean: bool, files: list[envcheck.EnvFile] = ()) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not (clean and k.startswith("HAKMEM_"))}
+    env = {k: v for k, v in os.environ.items() if not (clean and k.startswith(ENV_PREFIX))}
     for f in files:
         env.update({e.name: e.value for e in f.entries})
     for a in assign:

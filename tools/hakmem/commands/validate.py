@@ -6,6 +6,7 @@ import os
 import sys
 
 from .. import envcheck, loader
+from ..schema import ENV_PREFIX
 
 EPILOG = """\
 Output: one line per HAKMEM_* variable, in the words the library itself uses:
@@ -82,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
             print(f.line())
     if not args.quiet:
         count = {lv: sum(1 for f in findings if f.level == lv) for lv in envcheck.LEVELS}
-        if not any(e.name.startswith("HAKMEM_") for e in entries) and not findings:
+        if not any(e.name.startswith(ENV_PREFIX) for e in entries) and not findings:
             print("no HAKMEM_* variables set")
         print(f"{count['OK']} ok, {count['WARN']} warning(s), {count['DEPRECATED']} "
               f"deprecated, {count['ERROR']} error(s)"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,9 +23,12 @@ def replayer(build_dir: Path = BUILD_DIR) -> Path:
     exe = build_dir / "hakmem-replay"
     if exe.exists() and exe.stat().st_mtime_ns >= SOURCE.stat().st_mtime_ns:
         return exe
-    cc = os.environ.get("CC") or shutil.which("gcc") or shutil.which("cc")
-    if not cc:
-        raise ReplayError("no C compiler (gcc) to build the replayer")
+    from hakmem.bench.suite import compiler
+
+    try:
+        cc = compiler()        # the benchmarks' rule: $CC, else gcc, else cc
+    except RuntimeError:
+        raise ReplayError("no C compiler (gcc) to build the replayer") from None
     build_dir.mkdir(parents=True, exist_ok=True)
     tmp = exe.with_name(f"{exe.name}.tmp{os.getpid()}")
     proc = subprocess.run([cc, "-O2", "-std=gnu11", "-fno-builtin", "-o", str(tmp), str(SOURCE)],
@@ -58,14 +60,12 @@ def resolve_allocator(name: str, build: bool = True):
 
 
 def run(trace: Path, allocator: str, repeat: int = 1, touch: int = 64, build: bool = True,
-        timeout: float = 600.0, extra_env: dict[str, str] | None = None) -> ReplayResult:
+        timeout: float = 600.0) -> ReplayResult:
+    from hakmem.bench.runner import base_env
+
     exe = replayer()
     alloc = resolve_allocator(allocator, build=build)
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("HAKMEM_") and k != "LD_PRELOAD"}
-    if alloc.preload:
-        env["LD_PRELOAD"] = alloc.preload
-    env.update(extra_env or {})
+    env = base_env({"LD_PRELOAD": alloc.preload} if alloc.preload else {})
     proc = subprocess.run([str(exe), str(trace), "--repeat", str(repeat), "--touch", str(touch)],
                           env=env, capture_output=True, text=True, timeout=timeout)
     if proc.returncode != 0:
