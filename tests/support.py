@@ -6,10 +6,12 @@
                                    under a file lock in out/ (safe with pytest-xdist)
     scons(*args, cwd=ROOT)         run SCons with this interpreter; CompletedProcess
     case_id(mode, variant)         "fast-asan"
+    run_group(cmd, env, timeout)   run in its own process group, killed whole on timeout
 """
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -115,3 +117,22 @@ def clean_env(extra=None) -> dict[str, str]:
            if not k.startswith("HAKMEM_") and k not in ("LD_PRELOAD", "MALLOC_CHECK_", "GLIBC_TUNABLES")}
     env.update(extra or {})
     return env
+
+
+def run_group(cmd, env, timeout: float, cwd=None, stdin: str | None = None) -> tuple[int, str, str, bool]:
+    """Run a command in its own process group; the whole group dies on timeout.
+    Returns (returncode, stdout, stderr, timed_out)."""
+    proc = subprocess.Popen(list(map(str, cmd)), env=dict(env), cwd=cwd, text=True,
+                            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        out, err = proc.communicate(stdin, timeout=timeout)
+        timed_out = False
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        out, err = proc.communicate()
+        timed_out = True
+    return proc.returncode, out, err, timed_out

@@ -13,14 +13,11 @@ Two kinds of driver binary come from the same source (see c/hakc.h):
 Binaries go to ``build/tests-core/`` and are rebuilt when a source or the
 linked .so is newer; compilation takes a file lock so pytest-xdist workers
 never race.  The registry of modes and variants comes from the build
-framework (tests/support.py, falling back to hakmem.loader).
+framework (tests/support.py).
 """
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,39 +36,16 @@ for _p in (str(TESTS), str(ROOT / "tools")):
     if _p not in sys.path:
         sys.path.insert(0, _p)
 
-try:  # the framework's helpers (ROOT, MODES, VARIANTS, so_path, ensure_built)
-    import support as _support  # type: ignore[import-not-found]
-except ImportError:  # pragma: no cover - before the framework lands
-    _support = None
+import support as _support  # noqa: E402  (tests/support.py: MODES, VARIANTS, so_path, ensure_built)
+from hakmem import loader as _loader  # noqa: E402
 
 SANITIZER_VARIANTS = ("asan", "tsan")
 PRELOAD_VARIANTS = ("release", "debug")
 GLIBC = "glibc"  # pseudo-variant: the plain driver with no preload (control run)
 
-_FALLBACK_MODES = ["minimal", "fast", "balanced", "learning", "research"]
-_FALLBACK_VARIANTS = ["release", "debug", "asan", "tsan"]
-
-
-def _registry() -> tuple[list[str], list[str]]:
-    if _support is not None and hasattr(_support, "MODES") and hasattr(_support, "VARIANTS"):
-        return list(_support.MODES), list(_support.VARIANTS)
-    try:
-        from hakmem import loader  # type: ignore[import-not-found]
-
-        return list(loader.mode_names()), list(loader.load_variants())
-    except Exception:  # pragma: no cover - registry not readable yet
-        return list(_FALLBACK_MODES), list(_FALLBACK_VARIANTS)
-
-
-MODES, VARIANTS = _registry()
-
+MODES, VARIANTS = _support.MODES, _support.VARIANTS
 # Modes that compile statistics in (and so can prove they served a program).
-try:
-    from hakmem import loader as _loader  # type: ignore[import-not-found]
-
-    STATS_MODES = [m for m in MODES if _loader.resolve_mode(m).features.get("stats")]
-except Exception:  # pragma: no cover
-    STATS_MODES = [m for m in MODES if m in ("balanced", "learning", "research")]
+STATS_MODES = [m for m in MODES if _loader.resolve_mode(m).features.get("stats")]
 
 
 def _variant_marks(variant: str) -> list:
@@ -91,21 +65,12 @@ def cases(variants: Iterable[str] | None = None, modes: Iterable[str] | None = N
 
 # --------------------------------------------------------------------------- the .so
 
-def so_path(mode: str, variant: str) -> Path:
-    if _support is not None and hasattr(_support, "so_path"):
-        return Path(_support.so_path(mode, variant))
-    return ROOT / "out" / mode / variant / "libhakmem.so"
-
-
-_built_checked = False
+so_path = _support.so_path
 
 
 def require_so(mode: str, variant: str) -> Path:
     """The variant's .so, built on first use through the framework; skip when absent."""
-    global _built_checked
-    if not _built_checked and _support is not None and hasattr(_support, "ensure_built"):
-        _support.ensure_built()
-        _built_checked = True
+    _support.ensure_built()
     so = so_path(mode, variant)
     if not so.exists():
         pytest.skip(f"{so.relative_to(ROOT)} is not built")
@@ -116,14 +81,8 @@ def require_so(mode: str, variant: str) -> Path:
 
 def _variant_flags(variant: str) -> tuple[list[str], list[str]]:
     """Sanitizer compile and link flags of a variant, from the variant registry."""
-    try:
-        from hakmem import loader  # type: ignore[import-not-found]
-
-        v = loader.load_variants()[variant]
-        cflags, lflags = list(v.cflags), list(v.linkflags)
-    except Exception:  # pragma: no cover - registry not readable
-        san = {"asan": "address", "tsan": "thread"}[variant]
-        cflags, lflags = [f"-fsanitize={san}", "-fno-omit-frame-pointer"], [f"-fsanitize={san}"]
+    v = _loader.load_variants()[variant]
+    cflags, lflags = list(v.cflags), list(v.linkflags)
     keep = lambda f: f.startswith("-fsanitize") or f.startswith("-fno-sanitize") or f == "-fno-omit-frame-pointer"
     return [f for f in cflags if keep(f)], [f for f in lflags if f.startswith("-fsanitize") or f.startswith("-fno-sanitize")]
 
@@ -131,20 +90,22 @@ def _variant_flags(variant: str) -> tuple[list[str], list[str]]:
 BASE_CFLAGS = ["-std=gnu11", "-O1", "-g", "-pthread", "-fno-builtin", "-Wall", "-Wextra"]
 
 
-def compile_driver(name: str, mode: str | None = None, variant: str = GLIBC) -> Path:
-    """Compile tests/core/c/<name>.c for (mode, variant) and return the binary."""
-    src = CDIR / f"{name}.c"
-    deps = [src, CDIR / "hakc.h", Path(__file__)]
+def compile_driver(name: str, mode: str | None = None, variant: str = GLIBC,
+                   src_dir: Path = CDIR, build: Path = BUILD, deps: Sequence[Path] = ()) -> Path:
+    """Compile <src_dir>/<name>.c (tests/core/c by default; any driver on hakc.h) for (mode, variant)
+    into `build` and return the binary; `deps` are further files that make it stale."""
+    src = src_dir / f"{name}.c"
+    deps = [src, CDIR / "hakc.h", Path(__file__), *deps]
     if variant in SANITIZER_VARIANTS:
         assert mode is not None
         so = require_so(mode, variant)
-        out = BUILD / mode / variant / name
+        out = build / mode / variant / name
         cfl, lfl = _variant_flags(variant)
         cmd = (["gcc"] + BASE_CFLAGS + cfl + ["-DHAK_PREFIXED", f"-I{ROOT / 'include'}", f"-I{CDIR}",
                 str(src), str(so), f"-Wl,-rpath,{so.parent}"] + lfl + ["-ldl"])
         deps += [so, ROOT / "include" / "hakmem.h"]
     else:
-        out = BUILD / "plain" / name
+        out = build / "plain" / name
         cmd = ["gcc"] + BASE_CFLAGS + [f"-I{CDIR}", str(src), "-ldl"]
     return _support.compile_once(out, cmd, deps)
 
@@ -198,28 +159,16 @@ class Result:
 def run(cmd: Sequence[str], env: Mapping[str, str], timeout: float, cwd: Path | None = None,
         stdin: str | None = None) -> Result:
     """Run a command in its own process group; the whole group dies on timeout."""
-    proc = subprocess.Popen(list(map(str, cmd)), env=dict(env), cwd=cwd, text=True,
-                            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-    try:
-        out, err = proc.communicate(stdin, timeout=timeout)
-        timed_out = False
-    except subprocess.TimeoutExpired:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        out, err = proc.communicate()
-        timed_out = True
-    return Result(list(map(str, cmd)), proc.returncode, out, err, timed_out, out.splitlines())
+    rc, out, err, timed_out = _support.run_group(cmd, env, timeout, cwd=cwd, stdin=stdin)
+    return Result(list(map(str, cmd)), rc, out, err, timed_out, out.splitlines())
 
 
 def run_driver(name: str, mode: str | None, variant: str, args: Sequence[str] = (),
-               env: Mapping[str, str] | None = None, timeout: float = 120) -> Result:
-    """Compile (if needed) and run one driver for (mode, variant).
+               env: Mapping[str, str] | None = None, timeout: float = 120, **where) -> Result:
+    """Compile (if needed) and run one driver for (mode, variant); `where` goes to compile_driver.
 
     variant "glibc" runs the plain driver without any preload (the control)."""
-    exe = compile_driver(name, mode, variant)
+    exe = compile_driver(name, mode, variant, **where)
     extra = dict(env or {})
     if variant in PRELOAD_VARIANTS:
         assert mode is not None

@@ -20,9 +20,8 @@ from typing import Any, Mapping
 
 HERE = Path(__file__).resolve().parent
 TESTS = HERE.parent
-for _p in (str(TESTS / "core"), str(TESTS), str(TESTS.parent / "tools")):
-    if _p not in sys.path:
-        sys.path.insert(0, _p)
+if str(TESTS / "core") not in sys.path:  # cbuild puts tests/ and tools/ on the path itself
+    sys.path.insert(0, str(TESTS / "core"))
 
 import cbuild  # noqa: E402  (tests/core/cbuild.py: compile flags, process-group runs)
 import support  # noqa: E402  (tests/support.py: compile_once)

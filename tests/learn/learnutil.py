@@ -5,9 +5,6 @@ compilation holds a file lock so pytest-xdist workers never race.
 """
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,8 +28,6 @@ from hakmem import loader  # noqa: E402
 LEARN_FILES = ["alloc_learn.c", "cap_learn.c", "mem_learn.c", "elo.c"]
 LEARNING_MODES = [m for m in support.MODES if loader.resolve_mode(m).features.get("alloc_learn")]
 TSAN_OPTIONS = "halt_on_error=1:second_deadlock_stack=1:exitcode=66:report_signal_unsafe=0"
-
-
 
 
 def decide_driver() -> Path:
@@ -120,16 +115,4 @@ class Result:
 
 def run(cmd: Sequence[str], env: Mapping[str, str], timeout: float) -> Result:
     """Run in its own process group; the whole group is killed on timeout."""
-    proc = subprocess.Popen(list(map(str, cmd)), env=dict(env), text=True, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-    try:
-        out, err = proc.communicate(timeout=timeout)
-        timed_out = False
-    except subprocess.TimeoutExpired:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        out, err = proc.communicate()
-        timed_out = True
-    return Result(list(map(str, cmd)), proc.returncode, out, err, timed_out)
+    return Result(list(map(str, cmd)), *support.run_group(cmd, env, timeout))

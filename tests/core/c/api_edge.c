@@ -362,6 +362,32 @@ static void check_aligned_alloc_glibc(void)
     }
 }
 
+/* Realloc *pp (cur bytes, filled at addr) through LADDER from index `from`, one step of `step`
+ * (+1 grow, -1 shrink), checking the kept bytes and refilling at each step.  Returns the number of
+ * bad steps, the first described in detail. */
+static int realloc_walk(char **pp, size_t *cur, uintptr_t *addr, long from, long step, const char *dir,
+                        char *detail, size_t dlen)
+{
+    int bad = 0;
+    for (long i = from; i >= 0 && i < (long)NLADDER && *pp; i += step) {
+        size_t n = LADDER[i];
+        size_t kept = n < *cur ? n : *cur;
+        char *q = M(realloc)(*pp, n);
+        if (!q || hakc_verify(q, kept, *cur, *addr, 5) != (size_t)-1) {
+            if (!bad)
+                snprintf(detail, dlen, "%s %zu -> %zu: %p", dir, *cur, n, (void *)q);
+            bad++;
+            if (!q)
+                break;
+        }
+        *pp = q;
+        *cur = n;
+        *addr = (uintptr_t)q;
+        hakc_fill(q, n, *addr, 5);
+    }
+    return bad;
+}
+
 static void check_realloc(void)
 {
     /* grow through every tier, then shrink back, verifying contents */
@@ -369,40 +395,10 @@ static void check_realloc(void)
     char *p = M(malloc)(cur);
     uintptr_t addr = (uintptr_t)p;
     hakc_fill(p, cur, addr, 5);
-    int bad = 0;
     char detail[160] = "";
-    for (size_t i = 1; i < NLADDER && p; i++) {
-        size_t n = LADDER[i];
-        char *q = M(realloc)(p, n);
-        if (!q || hakc_verify(q, cur, cur, addr, 5) != (size_t)-1) {
-            if (!bad)
-                snprintf(detail, sizeof detail, "grow %zu -> %zu: %p", cur, n, (void *)q);
-            bad++;
-            if (!q)
-                break;
-        }
-        p = q;
-        cur = n;
-        addr = (uintptr_t)p;
-        hakc_fill(p, cur, addr, 5);
-    }
+    int bad = realloc_walk(&p, &cur, &addr, 1, +1, "grow", detail, sizeof detail);
     CHECK("realloc.grow.tiers", bad == 0, "%s", detail);
-    bad = 0;
-    for (size_t i = NLADDER - 1; i-- > 0 && p;) {
-        size_t n = LADDER[i];
-        char *q = M(realloc)(p, n);
-        if (!q || hakc_verify(q, n, cur, addr, 5) != (size_t)-1) {
-            if (!bad)
-                snprintf(detail, sizeof detail, "shrink %zu -> %zu: %p", cur, n, (void *)q);
-            bad++;
-            if (!q)
-                break;
-        }
-        p = q;
-        cur = n;
-        addr = (uintptr_t)p;
-        hakc_fill(p, cur, addr, 5);
-    }
+    bad = realloc_walk(&p, &cur, &addr, (long)NLADDER - 2, -1, "shrink", detail, sizeof detail);
     CHECK("realloc.shrink.tiers", bad == 0, "%s", detail);
     M(free)(p);
 

@@ -62,29 +62,30 @@ static void hakc_line(const char *fmt, ...)
     (void)w;
 }
 
+/* Count and print one failure of check `name`. */
+#define HAKC_FAIL(name, ...)                                                 \
+    do {                                                                     \
+        atomic_fetch_add(&hakc_failures, 1);                                 \
+        char hakc_d_[256];                                                   \
+        snprintf(hakc_d_, sizeof hakc_d_, __VA_ARGS__);                      \
+        hakc_line("FAIL %s: %s", name, hakc_d_);                             \
+    } while (0)
+
 /* CHECK(name, cond, fmt, ...) — report one named check. */
 #define CHECK(name, cond, ...)                                               \
     do {                                                                     \
         atomic_fetch_add(&hakc_checks, 1);                                   \
-        if (cond) {                                                          \
+        if (cond)                                                            \
             hakc_line("ok %s", name);                                        \
-        } else {                                                             \
-            atomic_fetch_add(&hakc_failures, 1);                             \
-            char hakc_d_[256];                                               \
-            snprintf(hakc_d_, sizeof hakc_d_, __VA_ARGS__);                  \
-            hakc_line("FAIL %s: %s", name, hakc_d_);                         \
-        }                                                                    \
+        else                                                                 \
+            HAKC_FAIL(name, __VA_ARGS__);                                    \
     } while (0)
 
 /* FAILIF — report only failures (for checks inside big loops). */
 #define FAILIF(name, cond, ...)                                              \
     do {                                                                     \
-        if (cond) {                                                          \
-            atomic_fetch_add(&hakc_failures, 1);                             \
-            char hakc_d_[256];                                               \
-            snprintf(hakc_d_, sizeof hakc_d_, __VA_ARGS__);                  \
-            hakc_line("FAIL %s: %s", name, hakc_d_);                         \
-        }                                                                    \
+        if (cond)                                                            \
+            HAKC_FAIL(name, __VA_ARGS__);                                    \
     } while (0)
 
 #define SKIP(name, ...)                                                      \
@@ -201,6 +202,23 @@ __attribute__((unused)) static size_t hakc_rss_bytes(void)
         fclose(f);
     }
     return (size_t)rss * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+/* Write v to the first byte of every page of [p, p+n) and to its last byte. */
+__attribute__((unused)) static void hakc_touch_pages(unsigned char *p, size_t n, unsigned char v)
+{
+    for (size_t i = 0; i < n; i += 4096)
+        p[i] = v;
+    p[n - 1] = v;
+}
+
+/* 1 when the bytes hakc_touch_pages(p, n, v) wrote all still read v. */
+__attribute__((unused)) static int hakc_pages_hold(const unsigned char *p, size_t n, unsigned char v)
+{
+    for (size_t i = 0; i < n; i += 4096)
+        if (p[i] != v)
+            return 0;
+    return p[n - 1] == v;
 }
 
 /* Opaque size: keeps the compiler from reasoning about allocation sizes

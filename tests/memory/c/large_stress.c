@@ -23,21 +23,6 @@ static uint64_t rnd(uint64_t *s)
     return *s;
 }
 
-static void fill(unsigned char *p, size_t n, unsigned char v)
-{
-    for (size_t i = 0; i < n; i += 4096)
-        p[i] = v;
-    p[n - 1] = v;
-}
-
-static int ok(const unsigned char *p, size_t n, unsigned char v)
-{
-    for (size_t i = 0; i < n; i += 4096)
-        if (p[i] != v)
-            return 0;
-    return p[n - 1] == v;
-}
-
 static size_t pick_size(uint64_t *s)
 {
     uint64_t r = rnd(s);
@@ -57,7 +42,7 @@ static void *worker(void *arg)
     for (long i = 0; i < n_ops; i++) {
         unsigned k = (unsigned)(rnd(&s) % 8);
         if (mine[k]) {
-            if (!ok(mine[k], len[k], tag[k]))
+            if (!hakc_pages_hold(mine[k], len[k], tag[k]))
                 atomic_fetch_add(&corrupt, 1);
             uint64_t r = rnd(&s);
             if (r % 7 == 0) {               /* grow or shrink in place / by moving */
@@ -69,7 +54,7 @@ static void *worker(void *arg)
                         atomic_fetch_add(&corrupt, 1);
                     mine[k] = q;
                     len[k] = n;
-                    fill(q, n, tag[k]);
+                    hakc_touch_pages(q, n, tag[k]);
                 }
                 continue;
             }
@@ -79,11 +64,11 @@ static void *worker(void *arg)
                 if (old) {
                     size_t ol;
                     memcpy(&ol, (char *)old + 8, sizeof ol);   /* its length travels inside it */
-                    if (!ok(old, ol, 0xee))
+                    if (!hakc_pages_hold(old, ol, 0xee))
                         atomic_fetch_add(&corrupt, 1);
                     M(free)(old);
                 }
-                fill(mine[k], len[k], 0xee);
+                hakc_touch_pages(mine[k], len[k], 0xee);
                 memcpy((char *)mine[k] + 8, &len[k], sizeof len[k]);
                 void *prev = atomic_exchange(&shared[slot], mine[k]);
                 if (prev)                   /* raced with another producer: ours now */
@@ -112,7 +97,7 @@ static void *worker(void *arg)
         if (!p)
             continue;
         tag[k] = (unsigned char)(1 + r % 200);
-        fill(p, n, tag[k]);
+        hakc_touch_pages(p, n, tag[k]);
         mine[k] = p;
         len[k] = n;
         if (i % 500 == 250) {               /* a burst of slab blocks freed at once (free storm) */
@@ -129,7 +114,7 @@ static void *worker(void *arg)
         }
     }
     for (unsigned k = 0; k < 8; k++) {
-        if (mine[k] && !ok(mine[k], len[k], tag[k]))
+        if (mine[k] && !hakc_pages_hold(mine[k], len[k], tag[k]))
             atomic_fetch_add(&corrupt, 1);
         M(free)(mine[k]);
     }
@@ -153,7 +138,7 @@ int main(int argc, char **argv)
         size_t n = 0;
         if (p)
             memcpy(&n, (char *)p + 8, sizeof n);
-        if (p && !ok(p, n, 0xee))
+        if (p && !hakc_pages_hold(p, n, 0xee))
             atomic_fetch_add(&corrupt, 1);
         M(free)(p);
     }

@@ -41,38 +41,13 @@ static const char *stats_json(void) { return hak_stats_json(); }
 static int do_trim(void) { return hak_malloc_trim(0); }
 #endif
 
-static long rss_kib(void)
-{
-    FILE *f = fopen("/proc/self/statm", "r");
-    long a = 0, b = 0;
-    if (f) {
-        if (fscanf(f, "%ld %ld", &a, &b) != 2)
-            b = 0;
-        fclose(f);
-    }
-    return b * (sysconf(_SC_PAGESIZE) / 1024);
-}
+static long rss_kib(void) { return (long)(hakc_rss_bytes() / 1024); }
 
 static void sleep_ms(long ms)
 {
     struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
     while (nanosleep(&ts, &ts) != 0)
         ;
-}
-
-static void touch(unsigned char *p, size_t n, unsigned char v)
-{
-    for (size_t i = 0; i < n; i += 4096)
-        p[i] = v;
-    p[n - 1] = v;
-}
-
-static int check(const unsigned char *p, size_t n, unsigned char v)
-{
-    for (size_t i = 0; i < n; i += 4096)
-        if (p[i] != v)
-            return 0;
-    return p[n - 1] == v;
 }
 
 #define MAXHOLD (1 << 20)
@@ -88,8 +63,8 @@ static void step_loop(size_t size, long n)
             bad++;
             break;
         }
-        touch(p, size, (unsigned char)(i + 1));
-        if (!check(p, size, (unsigned char)(i + 1)))
+        hakc_touch_pages(p, size, (unsigned char)(i + 1));
+        if (!hakc_pages_hold(p, size, (unsigned char)(i + 1)))
             bad++;
         M(free)(p);
     }
@@ -106,7 +81,7 @@ static void step_hold(size_t size, long n, int write)
             break;
         }
         if (write)
-            touch(p, size, 0x5a);
+            hakc_touch_pages(p, size, 0x5a);
         held[nheld++] = p;
     }
     CHECK("hold", bad == 0, "malloc(%zu) failed", size);
@@ -242,7 +217,7 @@ static void *park_thread(void *arg)
     size_t size = *(size_t *)arg;
     unsigned char *p = M(malloc)(size);
     if (p) {
-        touch(p, size, 0x3c);
+        hakc_touch_pages(p, size, 0x3c);
         M(free)(p);
     }
     pthread_mutex_lock(&park_lock);
@@ -289,11 +264,11 @@ static void step_stale(size_t size)
         CHECK("stale.alloc", 0, "malloc(%zu) failed", size);
         return;
     }
-    touch(b, size, 0x77);
+    hakc_touch_pages(b, size, 0x77);
     M(free)(a);
     *(volatile size_t *)a = (size_t)1 << 30;    /* the bug: a write into a freed block */
     M(free)(c);                                 /* c takes a's place in the stash */
-    CHECK("stale.neighbour", check(b, size, 0x77), "a live block changed after a stale write elsewhere");
+    CHECK("stale.neighbour", hakc_pages_hold(b, size, 0x77), "a live block changed after a stale write elsewhere");
     M(free)(b);
 }
 
