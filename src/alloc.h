@@ -4,6 +4,14 @@
 
 #include "heap.h"
 
+/* With stats, GCC otherwise rebuilds the bin's TLS address for the counter's atomic access; an empty
+ * asm makes it reuse the pointer it has (no instruction, no change to what is read or written). */
+#if HAK_HAS_STATS
+#define HAK_BIN_IN_REG(b) __asm__("" : "+r"(b))
+#else
+#define HAK_BIN_IN_REG(b) ((void)0)
+#endif
+
 void *hak_alloc_slow(size_t n);
 void  hak_free_slow(void *p);
 
@@ -17,6 +25,7 @@ static inline void *hak_alloc_fast(size_t n)
     else
         return hak_alloc_slow(n);
     hak_bin_t *b = &hak_tls.bins[c];
+    HAK_BIN_IN_REG(b);
     void *p = b->head;
     if (HAK_LIKELY(p != NULL)) {
         b->head = *(void **)p;
@@ -33,6 +42,7 @@ static inline void hak_free_fast(void *p)
 {
     if (HAK_LIKELY(hak_ss_contains(p))) {      /* false for NULL, foreign and large pointers */
         hak_bin_t *b = &hak_tls.bins[hak_ss_of(p)->unit_class[hak_ss_unit(p)]];
+        HAK_BIN_IN_REG(b);
         if (HAK_LIKELY(b->room != 0)) {
             *(void **)p = b->head;
             b->head = p;

@@ -174,6 +174,17 @@ int hak_snprintf(char *buf, int size, const char *fmt, ...)
     return n;
 }
 
+void hak_pid_path(char *buf, int size, const char *name, int add_pid)
+{
+    const char *pp = strstr(name, "%p");
+    if (pp)
+        hak_snprintf(buf, size, "%.*s%d%s", (int)(pp - name), name, (int)getpid(), pp + 2);
+    else if (add_pid)
+        hak_snprintf(buf, size, "%s.%d", name, (int)getpid());
+    else
+        hak_snprintf(buf, size, "%s", name);
+}
+
 void hak_vmsg(const char *fmt, va_list ap)
 {
     char buf[1024];

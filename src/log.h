@@ -22,6 +22,10 @@ void hak_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noretu
 int hak_format(char *buf, int size, const char *fmt, va_list ap);
 int hak_snprintf(char *buf, int size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* A report file's name: "%p" in it becomes the pid; a name without one gets ".<pid>" appended when
+ * add_pid is set (a forked child), so processes never share a file. */
+void hak_pid_path(char *buf, int size, const char *name, int add_pid);
+
 /* hak_log(level, fmt, ...): a message when HAKMEM_DEBUG_LEVEL >= level (read after start-up). */
 #define hak_log(level, ...)                                         \
     do {                                                            \

@@ -508,11 +508,7 @@ static void write_file(void)
     const char *j = render_json();
     /* "%p" in the name becomes the pid: each process of a forking program keeps its own report. */
     char path[sizeof hak_cfg.stats_file + 32];
-    const char *f = hak_cfg.stats_file, *pp = strstr(f, "%p");
-    if (pp)
-        hak_snprintf(path, (int)sizeof path, "%.*s%d%s", (int)(pp - f), f, (int)getpid(), pp + 2);
-    else
-        hak_snprintf(path, (int)sizeof path, "%s", f);
+    hak_pid_path(path, (int)sizeof path, hak_cfg.stats_file, 0);
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
         hak_msg("HAKMEM_STATS_FILE=%s: cannot open for writing", path);

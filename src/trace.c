@@ -148,14 +148,7 @@ void hak_trace_record(unsigned op, const void *ptr, size_t size, uintptr_t aux)
 static int open_trace(int child)
 {
     char path[sizeof hak_cfg.trace_file + 32];
-    const char *f = hak_cfg.trace_file[0] ? hak_cfg.trace_file : "hakmem.trace";
-    const char *pp = strstr(f, "%p");
-    if (pp)
-        hak_snprintf(path, (int)sizeof path, "%.*s%d%s", (int)(pp - f), f, (int)getpid(), pp + 2);
-    else if (child)
-        hak_snprintf(path, (int)sizeof path, "%s.%d", f, (int)getpid());
-    else
-        hak_snprintf(path, (int)sizeof path, "%s", f);
+    hak_pid_path(path, (int)sizeof path, hak_cfg.trace_file[0] ? hak_cfg.trace_file : "hakmem.trace", child);
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0) {
         hak_msg("HAKMEM_TRACE_FILE=%s: cannot open for writing; tracing is off", path);

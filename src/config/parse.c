@@ -244,6 +244,16 @@ static void item_text(const char *b, const char *e, char *buf, size_t len)
     buf[n] = '\0';
 }
 
+/* The item of a comma-separated list starting at p (before e), trimmed into buf; returns its end: the comma or e. */
+static const char *next_item(const char *p, const char *e, char *buf, size_t len)
+{
+    const char *q = p;
+    while (q < e && *q != ',')
+        q++;
+    item_text(p, q, buf, len);
+    return q;
+}
+
 
 int hak_parse_class_override_msg(const char *text, hak_class_override_t out[], int max,
                                  char *msg, size_t msglen)
@@ -259,12 +269,9 @@ int hak_parse_class_override_msg(const char *text, hak_class_override_t out[], i
         return 0;
     int n = 0;
     unsigned seen = 0;
-    for (const char *p = b;;) {
-        const char *q = p;
-        while (q < e && *q != ',')
-            q++;
+    for (const char *p = b, *q;; p = q + 1) {
         char item[96];
-        item_text(p, q, item, sizeof item);
+        q = next_item(p, e, item, sizeof item);
         /* C<class>:<cap>:<refill>, no blanks inside */
         const char *s = item, *t = item + strlen(item);
         unsigned long long f[3];
@@ -306,7 +313,6 @@ int hak_parse_class_override_msg(const char *text, hak_class_override_t out[], i
         n++;
         if (q >= e)
             break;
-        p = q + 1;
     }
     return n;
 }
@@ -322,16 +328,14 @@ int hak_parse_float_list_msg(const char *text, double out[], int max, double lo,
     const char *b, *e;
     trim(text, &b, &e);
     /* every item present: no empty list, no empty item */
-    int items = 1, empty = b == e;
-    for (const char *p = b, *start = b; p <= e; p++) {
-        if (p == e || *p == ',') {
-            char item[64];
-            item_text(start, p, item, sizeof item);
-            empty |= item[0] == '\0';
-            if (p < e)
-                items++;
-            start = p + 1;
-        }
+    int items = 0, empty = 0;
+    for (const char *p = b, *q;; p = q + 1) {
+        char item[64];
+        q = next_item(p, e, item, sizeof item);
+        empty |= item[0] == '\0';
+        items++;
+        if (q >= e)
+            break;
     }
     if (empty) {
         set_msg(msg, msglen, "'%s' is not a comma-separated list of numbers", text);
@@ -342,12 +346,9 @@ int hak_parse_float_list_msg(const char *text, double out[], int max, double lo,
         return -1;
     }
     int n = 0;
-    for (const char *p = b;;) {
-        const char *q = p;
-        while (q < e && *q != ',')
-            q++;
+    for (const char *p = b, *q;; p = q + 1) {
         char item[64];
-        item_text(p, q, item, sizeof item);
+        q = next_item(p, e, item, sizeof item);
         double v;
         if (hak_parse_float(item, &v) != HAK_PARSE_OK) {
             set_msg(msg, msglen, "'%s' is not a number", item);
@@ -367,7 +368,6 @@ int hak_parse_float_list_msg(const char *text, double out[], int max, double lo,
         out[n++] = v;
         if (q >= e)
             break;
-        p = q + 1;
     }
     return n;
 }

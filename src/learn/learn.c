@@ -190,48 +190,38 @@ void hak_learn_large_event(size_t request, size_t block, int hit, int cold, int 
 #endif
 
 #if HAK_HAS_LEARNING
+/* The sections of the learners built into this mode, in report order (never empty: see HAK_HAS_LEARNING). */
+static size_t (*const learn_reports[])(char *buf, size_t cap, size_t len, int json) = {
+#if HAK_FEATURE_ALLOC_LEARN
+    hak_learn_alloc_report,
+#endif
+#if HAK_FEATURE_CAP_LEARN
+    hak_learn_cap_report,
+#endif
+#if HAK_FEATURE_MEM_LEARN
+    hak_learn_mem_report,
+#endif
+#if HAK_FEATURE_ELO
+    hak_learn_elo_report,
+#endif
+};
+
 size_t hak_learn_report_text(char *buf, size_t cap)
 {
     size_t len = hak_learn_fmt(buf, cap, 0, "  learning:\n");
-#if HAK_FEATURE_ALLOC_LEARN
-    len = hak_learn_alloc_report(buf, cap, len, 0);
-#endif
-#if HAK_FEATURE_CAP_LEARN
-    len = hak_learn_cap_report(buf, cap, len, 0);
-#endif
-#if HAK_FEATURE_MEM_LEARN
-    len = hak_learn_mem_report(buf, cap, len, 0);
-#endif
-#if HAK_FEATURE_ELO
-    len = hak_learn_elo_report(buf, cap, len, 0);
-#endif
+    for (size_t i = 0; i < sizeof learn_reports / sizeof learn_reports[0]; i++)
+        len = learn_reports[i](buf, cap, len, 0);
     return len;
 }
 
 size_t hak_learn_report_json(char *buf, size_t cap)
 {
     size_t len = hak_learn_fmt(buf, cap, 0, "\"learning\":{");
-    const char *sep = "";
-    (void)sep;
-#if HAK_FEATURE_ALLOC_LEARN
-    len = hak_learn_fmt(buf, cap, len, "%s", sep);
-    len = hak_learn_alloc_report(buf, cap, len, 1);
-    sep = ",";
-#endif
-#if HAK_FEATURE_CAP_LEARN
-    len = hak_learn_fmt(buf, cap, len, "%s", sep);
-    len = hak_learn_cap_report(buf, cap, len, 1);
-    sep = ",";
-#endif
-#if HAK_FEATURE_MEM_LEARN
-    len = hak_learn_fmt(buf, cap, len, "%s", sep);
-    len = hak_learn_mem_report(buf, cap, len, 1);
-    sep = ",";
-#endif
-#if HAK_FEATURE_ELO
-    len = hak_learn_fmt(buf, cap, len, "%s", sep);
-    len = hak_learn_elo_report(buf, cap, len, 1);
-#endif
+    for (size_t i = 0; i < sizeof learn_reports / sizeof learn_reports[0]; i++) {
+        if (i)
+            len = hak_learn_fmt(buf, cap, len, ",");
+        len = learn_reports[i](buf, cap, len, 1);
+    }
     return hak_learn_fmt(buf, cap, len, "}");
 }
 #endif
