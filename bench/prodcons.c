@@ -82,8 +82,11 @@ int main(int argc, char **argv)
         q[i].items = items / pairs;
         q[i].max = max;
         q[i].seed = seed + i;
-        pthread_create(&tid[2 * i], NULL, consumer, &q[i]);
-        pthread_create(&tid[2 * i + 1], NULL, producer, &q[i]);
+        if (pthread_create(&tid[2 * i], NULL, consumer, &q[i]) != 0 ||
+            pthread_create(&tid[2 * i + 1], NULL, producer, &q[i]) != 0) {
+            fprintf(stderr, "prodcons: cannot start thread pair %llu\n", (unsigned long long)i);
+            return 3;    /* a half-started pair would never finish: no result rather than a hang */
+        }
     }
     uint64_t sum = 0, ops = 0;
     for (uint64_t i = 0; i < 2 * pairs; i++)

@@ -469,7 +469,7 @@ int hak_bigcache_put(void *p, size_t size)
     return 1;
 }
 
-size_t hak_bigcache_decay(uint64_t now, uint64_t decay_ns, size_t pressure)
+size_t hak_bigcache_decay(uint64_t now, uint64_t decay_ns)
 {
     enum { BATCH = 64 };
     bc_block_t *taken[BATCH];
@@ -480,7 +480,7 @@ size_t hak_bigcache_decay(uint64_t now, uint64_t decay_ns, size_t pressure)
         while (n < BATCH && warm.tail) {
             bc_block_t *b = warm.tail;
             int expired = now - b->t >= decay_ns || b->t > now + 1000000000ull;
-            if (!expired && !(pressure && warm_bytes > pressure))
+            if (!expired)
                 break;
             detach(b);
             atomic_fetch_add_explicit(&cached_bytes, b->size, memory_order_relaxed);   /* still ours: keep the cap honest while it is out */

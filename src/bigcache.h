@@ -88,10 +88,9 @@ void *hak_bigcache_get(size_t n, size_t *size, int *zeroed);
 /* Offer a freed block [p, p + size). Returns 1 when kept; 0 when the caller must unmap it. */
 int hak_bigcache_put(void *p, size_t size);
 
-/* Decay pass: release (madvise) warm blocks idle for at least decay_ns, and, when pressure_bytes is
- * nonzero, the oldest warm blocks beyond that many bytes whatever their age. Returns the warm bytes
- * still waiting. */
-size_t hak_bigcache_decay(uint64_t now_ns, uint64_t decay_ns, size_t pressure_bytes);
+/* Decay pass: release (madvise) warm blocks idle for at least decay_ns (0: all of them). Returns the
+ * warm bytes still waiting. */
+size_t hak_bigcache_decay(uint64_t now_ns, uint64_t decay_ns);
 
 /* Unmap everything cached (malloc_trim); returns bytes unmapped. */
 size_t hak_bigcache_flush(void);

@@ -60,7 +60,6 @@ void hak_decay_configure(void)
 int hak_decay_enabled(void) { return enabled; }
 int hak_decay_deferred(void) { return deferred; }
 int hak_decay_zeroes(void) { return advice == MADV_DONTNEED; }
-size_t hak_decay_pressure_bytes(void) { return 0; }
 
 /* One madvise; `ranges` counts the ranges asked for, before coalescing, so the callers add it. */
 static void advise_range(void *p, size_t n)
@@ -130,7 +129,7 @@ int hak_decay_pass(void)
     size_t pending = 0;
 #if HAK_FEATURE_BIGCACHE
     pending += hak_stash_decay(idle);      /* idle stashes join the BigCache, then decay there */
-    pending += hak_bigcache_decay(now, d, hak_decay_pressure_bytes());
+    pending += hak_bigcache_decay(now, d);
 #endif
     pending += hak_ss_decay(now, d);
     atomic_fetch_add_explicit(&st.passes, 1, memory_order_relaxed);

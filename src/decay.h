@@ -41,7 +41,6 @@ void hak_decay_configure(void);
 int hak_decay_deferred(void);
 /* 1 when the mode releases memory at all (batch_madvise compiled in). */
 int hak_decay_enabled(void);
-size_t hak_decay_pressure_bytes(void);  /* adaptive policy: warm bytes above which release is early */
 /* 1 when released pages read as zero afterwards (MADV_DONTNEED). */
 int hak_decay_zeroes(void);
 

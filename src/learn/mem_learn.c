@@ -271,7 +271,7 @@ void hak_learn_mem_event(hak_tls_t *t, uint32_t blocks, uint64_t now)
             last_trim_ms = now_ms;
             size_t r = hak_ss_cache_trim(0);
 #if HAK_LEARN_TRIMS_BIGCACHE
-            hak_bigcache_decay(now, 0, 0);    /* cached large blocks keep their mappings, lose their pages */
+            hak_bigcache_decay(now, 0);    /* cached large blocks keep their mappings, lose their pages */
 #endif
             atomic_fetch_add_explicit(&g_trimmed_bytes, r, memory_order_relaxed);
             atomic_fetch_add_explicit(&g_trims, 1, memory_order_relaxed);
