@@ -139,23 +139,36 @@ static hak_slab_t *slab_create(hak_heap_t *h, unsigned cls)
     return s;
 }
 
-/* Move blocks other threads freed into the local free list. */
+/* Take the blocks other threads freed back into a notified slab, without reading them: the remote word
+ * gives the list and its length at once. When that brings every block home, the slab starts over from
+ * its never-used state, so the next refill carves in address order instead of following a list that
+ * hand-offs have shuffled (a walk with a cache miss per block). Otherwise the list becomes the local free
+ * list; only a caller that still holds local free blocks (trim) pays for a walk to join the two. */
 static uint32_t slab_drain(hak_heap_t *h, hak_slab_t *s)
 {
-    void *l = atomic_exchange_explicit(&s->remote, NULL, memory_order_acquire);
-    if (!l)
-        return 0;
-    uint32_t n = 1;
-    void *t = l;
-    while (*(void **)t) {
-        t = *(void **)t;
-        n++;
-    }
-    *(void **)t = s->free;
-    s->free = l;
-    s->free_count += n;
+    if (!s->notified)
+        return 0;      /* a pusher may still be queuing it: hands off until it is on the ready stack */
+    s->notified = 0;
+    /* acq_rel: the blocks' links are read after it; and the next thread to queue the slab writes
+     * ready_next, which collect_ready read before this, only once it has seen the zero stored here. */
+    uintptr_t w = atomic_exchange_explicit(&s->remote, 0, memory_order_acq_rel);
+    uint32_t n = hak_remote_count(w);
+    void *l = hak_remote_head(w);
     s->used -= n;
-    atomic_fetch_sub_explicit(&s->remote_n, n, memory_order_relaxed);
+    if (s->used == 0) {
+        s->free = NULL;
+        s->free_count = 0;
+        s->carved = 0;
+    } else {
+        if (s->free) {
+            void *t = l;
+            while (*(void **)t)
+                t = *(void **)t;
+            *(void **)t = s->free;
+        }
+        s->free = l;
+        s->free_count += n;
+    }
     hak_counter_add(&h->st.remote_drained, n);
     hak_counter_add(&h->st.remote_drains, 1);
     hak_counter_add(&h->st.used_bytes, -(uint64_t)n * s->block_size);
@@ -164,29 +177,21 @@ static uint32_t slab_drain(hak_heap_t *h, hak_slab_t *s)
 
 static int slab_has_room(hak_slab_t *s)
 {
-    return s->free_count || s->carved < s->capacity ||
-           (!hak_tune.no_drain && atomic_load_explicit(&s->remote, memory_order_relaxed));
+    return s->free_count || s->carved < s->capacity || (!hak_tune.no_drain && s->notified);
 }
 
-/* A full slab may have regained blocks through remote frees: look at a few, rotating the list so
- * successive calls look at different slabs. */
-static hak_slab_t *reclaim_full(hak_heap_t *h, unsigned cls)
+/* Slabs other threads have freed blocks to, from the ready stack in one exchange: each may now be
+ * drained, and a full one becomes a refill candidate again. No list of full slabs is ever scanned. */
+static void collect_ready(hak_heap_t *h)
 {
-    hak_slab_list_t *l = &h->full[cls];
-    if (hak_tune.no_drain)
-        return NULL;
-    for (int i = 0; l->head && i < 8; i++) {
-        hak_slab_t *s = l->head;
-        if (atomic_load_explicit(&s->remote, memory_order_relaxed)) {
+    hak_slab_t *s = atomic_exchange_explicit(&h->ready, NULL, memory_order_acquire);
+    while (s) {
+        hak_slab_t *next = s->ready_next;
+        s->notified = 1;
+        if (s->list == HAK_LIST_FULL)
             list_move(h, s, HAK_LIST_PARTIAL);
-            return s;
-        }
-        if (s == l->tail)
-            break;
-        list_remove(h, s);
-        list_push(h, s, HAK_LIST_FULL, 1);
+        s = next;
     }
-    return NULL;
 }
 
 /* ---- refill: slabs -> cache --------------------------------------------- */
@@ -219,35 +224,51 @@ static void chain_push(chain_t *c, void *p)
     c->n++;
 }
 
-/* Take up to `want` blocks from slab s into the chain. */
-static uint32_t slab_take(hak_heap_t *h, hak_slab_t *s, chain_t *c, uint32_t want)
+/* Move up to `want` blocks of the local free list into the chain. */
+static uint32_t take_free(hak_heap_t *h, hak_slab_t *s, chain_t *c, uint32_t want)
 {
     uint32_t got = 0;
+    if (!s->free_count)
+        return 0;
+    if (hak_tune.splice && s->free_count <= want && s->free_count <= hak_tune.splice_max) {
+        got = s->free_count;
+        chain_splice(c, s->free, got);
+        s->free = NULL;
+        s->free_count = 0;
+        hak_counter_add(&h->st.splices, 1);
+        hak_counter_add(&h->st.splice_blocks, got);
+        return got;
+    }
+    while (got < want && s->free) {
+        void *p = s->free;
+        s->free = *(void **)p;
+        chain_push(c, p);
+        got++;
+    }
+    s->free_count -= got;
+    return got;
+}
+
+/* Take up to `want` blocks from slab s into the chain: local free blocks first, then (when it is time to)
+ * the remote frees, which arrive once the local list is empty, then blocks carved from the fresh tail. */
+static uint32_t slab_take(hak_heap_t *h, hak_slab_t *s, chain_t *c, uint32_t want)
+{
+    int drain = 0;
     if (!hak_tune.no_drain && s->free_count < want) {
-        uint32_t pending = atomic_load_explicit(&s->remote_n, memory_order_relaxed);
+        uint32_t pending = s->notified ? hak_remote_count(atomic_load_explicit(&s->remote, memory_order_relaxed)) : 0;
         if (s->free_count == 0 || s->carved == s->capacity || h->drain_eager || pending >= hak_tune.drain_thresh)
-            slab_drain(h, s);
+            drain = 1;
         else if (pending)
             hak_counter_add(&h->st.drains_deferred, 1);   /* below the threshold: carve instead */
     }
-    if (s->free_count) {
-        if (hak_tune.splice && s->free_count <= want && s->free_count <= hak_tune.splice_max) {
-            got = s->free_count;
-            chain_splice(c, s->free, got);
-            s->free = NULL;
-            s->free_count = 0;
-            hak_counter_add(&h->st.splices, 1);
-            hak_counter_add(&h->st.splice_blocks, got);
-        } else {
-            while (got < want && s->free) {
-                void *p = s->free;
-                s->free = *(void **)p;
-                chain_push(c, p);
-                got++;
-            }
-            s->free_count -= got;
-        }
+    uint32_t got = take_free(h, s, c, want);
+    s->used += got;        /* before the drain: it restarts a slab whose blocks are all back */
+    if (drain && got < want && slab_drain(h, s)) {
+        uint32_t more = take_free(h, s, c, want - got);
+        s->used += more;
+        got += more;
     }
+    uint32_t taken = got;
     if (got < want && s->carved < s->capacity) {
         uint32_t k = s->capacity - s->carved;
         if (k > want - got)
@@ -262,9 +283,11 @@ static uint32_t slab_take(hak_heap_t *h, hak_slab_t *s, chain_t *c, uint32_t wan
         c->head = first;
         c->n += k;
         s->carved += k;
+        if (s->carved > s->carved_max)
+            s->carved_max = s->carved;
         got += k;
     }
-    s->used += got;
+    s->used += got - taken;
     hak_counter_add(&h->st.used_bytes, (uint64_t)got * s->block_size);
     return got;
 }
@@ -381,17 +404,16 @@ void *hak_heap_refill(hak_heap_t *h, hak_bin_t *bin, unsigned cls, unsigned want
     chain_t c = { NULL, NULL, 0 };
     if (HAK_UNLIKELY(storm.flushes))
         storm_restore(h);
+    if (atomic_load_explicit(&h->ready, memory_order_relaxed))
+        collect_ready(h);
     uint32_t need = want + 1;
     while (c.n < need) {
         hak_slab_t *s = h->partial[cls].head;
         if (!s) {
-            s = reclaim_full(h, cls);
-            if (!s) {
-                s = slab_create(h, cls);
-                if (!s)
-                    break;
-                list_push(h, s, HAK_LIST_PARTIAL, 0);
-            }
+            s = slab_create(h, cls);
+            if (!s)
+                break;
+            list_push(h, s, HAK_LIST_PARTIAL, 0);
         }
         slab_take(h, s, &c, need - c.n);
         if (!slab_has_room(s))
@@ -414,16 +436,25 @@ void *hak_heap_refill(hak_heap_t *h, hak_bin_t *bin, unsigned cls, unsigned want
 
 /* ---- returning blocks: cache -> slabs ----------------------------------- */
 
-static void remote_push(hak_slab_t *s, void *first, void *last, uint32_t n)
+/* Push a run of blocks of slab s (in SuperSlab ss) onto its remote list: one compare-and-swap. */
+static void remote_push(hak_superslab_t *ss, hak_slab_t *s, void *first, void *last, uint32_t n)
 {
-    /* Counted before the push: once pushed, the blocks may be drained and the slab recycled. */
-    atomic_fetch_add_explicit(&s->remote_n, n, memory_order_relaxed);
-    void *old = atomic_load_explicit(&s->remote, memory_order_relaxed);
+    uintptr_t old = atomic_load_explicit(&s->remote, memory_order_relaxed), w;
     do {
-        *(void **)last = old;
-    } while (!atomic_compare_exchange_weak_explicit(&s->remote, &old, first,
+        *(void **)last = hak_remote_head(old);
+        w = (uintptr_t)first | ((uintptr_t)(hak_remote_count(old) + n) << HAK_REMOTE_SHIFT);
+    } while (!atomic_compare_exchange_weak_explicit(&s->remote, &old, w,
+                                                    memory_order_acq_rel, memory_order_relaxed));
+    if (old)
+        return;    /* the owner has been told already; from here on the slab may be recycled */
+    /* First remote free since the owner's last drain: queue the slab for it. The slab cannot be drained
+     * (nor recycled) before it is on the stack, and its SuperSlab keeps its owner while blocks are out. */
+    hak_heap_t *o = atomic_load_explicit(&ss->owner, memory_order_relaxed);
+    hak_slab_t *top = atomic_load_explicit(&o->ready, memory_order_relaxed);
+    do {
+        s->ready_next = top;
+    } while (!atomic_compare_exchange_weak_explicit(&o->ready, &top, s,
                                                     memory_order_release, memory_order_relaxed));
-    /* The slab may be recycled by its owner from here on: do not touch it again. */
 }
 
 static void local_push(hak_heap_t *h, hak_slab_t *s, void *p)
@@ -448,7 +479,7 @@ void hak_heap_return(hak_heap_t *h, void *p, hak_superslab_t *ss)
         local_push(h, s, p);
     } else {
         hak_counter_add(&h->st.remote_frees, 1);
-        remote_push(s, p, p, 1);
+        remote_push(ss, s, p, p, 1);
     }
 }
 
@@ -477,7 +508,7 @@ void hak_heap_return_list(hak_heap_t *h, void *head, uint32_t n)
             k++;
         }
         hak_counter_add(&h->st.remote_frees, k);
-        remote_push(s, p, last, k);
+        remote_push(ss, s, p, last, k);
         p = next;
     }
 }
@@ -485,6 +516,7 @@ void hak_heap_return_list(hak_heap_t *h, void *head, uint32_t n)
 size_t hak_heap_trim(hak_heap_t *h)
 {
     size_t released = 0;
+    collect_ready(h);      /* every notified slab is on a partial list now */
     for (unsigned c = 0; c < HAK_NCLASS; c++) {
         for (hak_slab_t *s = h->partial[c].head, *next; s; s = next) {
             next = s->next;
@@ -492,17 +524,6 @@ size_t hak_heap_trim(hak_heap_t *h)
             if (s->used == 0) {
                 released += (size_t)s->units * HAK_UNIT_SIZE;
                 slab_destroy(h, s);
-            }
-        }
-        for (hak_slab_t *s = h->full[c].head, *next; s; s = next) {
-            next = s->next;
-            if (slab_drain(h, s)) {
-                if (s->used == 0) {
-                    released += (size_t)s->units * HAK_UNIT_SIZE;
-                    slab_destroy(h, s);
-                } else {
-                    list_move(h, s, HAK_LIST_PARTIAL);
-                }
             }
         }
     }

@@ -54,6 +54,7 @@ typedef struct hak_heap {
     hak_slab_list_t partial[HAK_NCLASS];  /* slabs with free, uncarved or remotely freed blocks */
     hak_slab_list_t full[HAK_NCLASS];     /* slabs that had none when last looked at */
     hak_superslab_t *ss_list;      /* owned SuperSlabs */
+    _Atomic(hak_slab_t *) ready;   /* slabs that other threads have freed blocks to since their last drain */
     hak_tls_t *tls;                /* thread using the heap, NULL while idle */
     struct hak_heap *next_all, *next_idle;
     hak_heap_stats_t st;

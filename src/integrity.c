@@ -70,7 +70,7 @@ static HAK_NO_SANITIZE int block_start(hak_superslab_t *ss, const void *p)
     uintptr_t off = (uintptr_t)p - (uintptr_t)s->start;
     if ((uintptr_t)p < (uintptr_t)s->start || !s->block_size || off % s->block_size)
         return 0;
-    return off / s->block_size < s->carved;
+    return off / s->block_size < s->carved_max;
 }
 
 static const char *tier_name(unsigned cls)
@@ -89,7 +89,7 @@ HAK_NO_SANITIZE size_t hak_integrity_check(const char *what, void *p, hak_supers
     if (!block_start(ss, p)) {
         hak_slab_t *s = hak_ss_slab(ss, p);
         uintptr_t off = (uintptr_t)p - (uintptr_t)s->start;
-        if ((uintptr_t)p < (uintptr_t)s->start || off / s->block_size >= s->carved)
+        if ((uintptr_t)p < (uintptr_t)s->start || off / s->block_size >= s->carved_max)
             hak_fatal("%s: invalid pointer %p: not a block hakmem handed out (%s size class %u, %u B)",
                       what, p, tier_name(cls), cls, hak_class_size[cls]);
         unsigned char *blk = (unsigned char *)s->start + off - off % s->block_size;

@@ -634,7 +634,7 @@ int hak_ss_is_block_start(hak_superslab_t *ss, const void *p)
     uintptr_t off = (uintptr_t)p - (uintptr_t)s->start;
     if ((uintptr_t)p < (uintptr_t)s->start || off % s->block_size)
         return 0;
-    return off / s->block_size < s->carved;
+    return off / s->block_size < s->carved_max;
 }
 
 void hak_ss_fork_lock(void)

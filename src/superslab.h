@@ -11,19 +11,41 @@ enum hak_slab_where { HAK_LIST_NONE, HAK_LIST_PARTIAL, HAK_LIST_FULL };
 
 typedef struct hak_slab {
     void *free;                    /* local free list; touched by the owning heap only */
-    _Atomic(void *) remote;        /* blocks freed by other threads: lock-free stack drained by the owner */
-    _Atomic uint32_t remote_n;     /* about how many blocks wait on `remote` (added before each push) */
+    /* Blocks freed by other threads: a lock-free stack and its exact length in one word (hak_remote_*),
+     * so the owner takes both with one exchange and never walks the list to count or to find its end.
+     * The thread whose push makes the word non-zero also queues the slab on its owner heap's `ready`
+     * stack (through ready_next); the owner drains a slab only after taking it from there (`notified`),
+     * so a slab it learns about stays alive until the queuing thread is done with it. */
+    _Atomic uintptr_t remote;
+    struct hak_slab *ready_next;
     char *start;                   /* first block */
     uint32_t block_size;
     uint32_t capacity;             /* blocks the slab holds */
-    uint32_t carved;               /* blocks taken from the never-used tail so far */
+    uint32_t carved;               /* blocks taken from the never-used tail so far (0 again once all are back) */
+    uint32_t carved_max;           /* most blocks ever carved: below it a pointer was handed out once */
     uint32_t free_count;           /* blocks on `free` */
     uint32_t used;                 /* blocks outside the slab: with the program or in a thread cache */
     uint16_t cls;
     uint8_t units;
     uint8_t list;                  /* enum hak_slab_where: which list of the owner holds it */
+    uint8_t notified;              /* owner only: taken from the ready stack, remote frees not drained yet */
     struct hak_slab *next, *prev;  /* in the owner's partial or full list of this class */
 } hak_slab_t;
+
+/* The remote word: the stack's head in the low 48 bits (every SuperSlab lies below 2^47), its length in
+ * the high 16 (a slab holds at most 64 KiB / 16 B = 4096 blocks). */
+#define HAK_REMOTE_SHIFT 48
+_Static_assert(HAK_UNIT_SIZE / 16 < (1u << (64 - HAK_REMOTE_SHIFT)), "remote count must fit its bits");
+
+static inline void *hak_remote_head(uintptr_t w)
+{
+    return (void *)(w & (((uintptr_t)1 << HAK_REMOTE_SHIFT) - 1));
+}
+
+static inline uint32_t hak_remote_count(uintptr_t w)
+{
+    return (uint32_t)(w >> HAK_REMOTE_SHIFT);
+}
 
 typedef struct hak_superslab {
     uint8_t unit_class[HAK_UNITS]; /* first: read by every free; HAK_NO_CLASS where no slab lives */
