@@ -535,8 +535,8 @@ size_t hak_bigcache_flush(void)
 
 size_t hak_bigcache_stats_json(char *buf, size_t len)
 {
-    uint64_t stash_hits, stash_puts;
-    hak_stash_counts(&stash_hits, &stash_puts);   /* takes the heap registry lock: before ours */
+    uint64_t stash_hits, stash_puts, handbacks;
+    hak_stash_counts(&stash_hits, &stash_puts, &handbacks);   /* takes the heap registry lock: before ours */
     pthread_mutex_lock(&lock);
     int n = snprintf(buf, len,
                      "\"bigcache\":{\"max_bytes\":%zu,\"max_block\":%zu,\"wmax\":%.3f,\"strategy\":\"%s\","
@@ -544,7 +544,7 @@ size_t hak_bigcache_stats_json(char *buf, size_t len)
                      "\"warm_bytes\":%zu,\"hits\":%llu,\"hits_warm\":%llu,\"hits_zeroed\":%llu,\"misses\":%llu,"
                      "\"puts\":%llu,\"rejects\":%llu,\"evictions\":%llu,\"evicted_bytes\":%llu,"
                      "\"released\":%llu,\"released_bytes\":%llu,\"flushed\":%llu,\"probes\":%llu,"
-                     "\"stash_hits\":%llu,\"stash_puts\":%llu,\"stash_bytes\":%zu}",
+                     "\"stash_hits\":%llu,\"stash_puts\":%llu,\"stash_handbacks\":%llu,\"stash_bytes\":%zu}",
                      max_bytes, max_block, hak_bigcache_wmax(), hak_bigcache_strategy_name(hak_bigcache_strategy()),
                      nbuckets, nkeys, (unsigned long long)st.grows,
                      atomic_load_explicit(&cached_blocks, memory_order_relaxed),
@@ -556,7 +556,8 @@ size_t hak_bigcache_stats_json(char *buf, size_t len)
                      (unsigned long long)st.evictions, (unsigned long long)st.evicted_bytes,
                      (unsigned long long)st.released, (unsigned long long)st.released_bytes,
                      (unsigned long long)st.flushed, (unsigned long long)st.probes,
-                     (unsigned long long)stash_hits, (unsigned long long)stash_puts, hak_stash_bytes());
+                     (unsigned long long)stash_hits, (unsigned long long)stash_puts, (unsigned long long)handbacks,
+                     hak_stash_bytes());
     pthread_mutex_unlock(&lock);
     return n < 0 ? 0 : (size_t)n < len ? (size_t)n : len - 1;
 }

@@ -9,6 +9,8 @@
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static hak_heap_t *all_heaps, *idle_heaps;
+static uint32_t heap_count;
+hak_heap_t *_Atomic hak_heap_by_id[HAK_HEAP_IDS];
 hak_heap_t *hak_shared_heap;
 pthread_mutex_t hak_shared_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -549,6 +551,10 @@ hak_heap_t *hak_heap_acquire(void)
         if (h) {
             h->next_all = all_heaps;
             all_heaps = h;
+            if (++heap_count < HAK_HEAP_IDS) {
+                h->id = heap_count;
+                atomic_store_explicit(&hak_heap_by_id[h->id], h, memory_order_release);
+            }
         }
     }
     if (h)

@@ -29,6 +29,7 @@ typedef struct hak_tls {
     hak_bin_t bins[HAK_NBINS];     /* the fast path touches only this array */
     struct hak_heap *heap;
     int state;                     /* enum hak_tls_state */
+    uint32_t heap_id;              /* heap->id while ACTIVE, else 0: large blocks name their allocator by it */
 } hak_tls_t;
 
 extern HAK_TLS hak_tls_t hak_tls;
@@ -43,7 +44,13 @@ typedef struct hak_heap_stats {
     hak_counter_t slabs_created, slabs_destroyed;
     hak_counter_t used_bytes;      /* bytes of blocks outside slabs (with the program or cached) */
     hak_counter_t stash_hits, stash_puts;   /* large blocks through the thread's stash (stash.h) */
+    hak_counter_t stash_handbacks;          /* large blocks of other threads this one freed back to them */
 } hak_heap_stats_t;
+
+/* Heaps by id, so a large block's map entry can name the heap that allocated it in its spare bits
+ * (page-aligned sizes leave 12); HAK_STASH_INBOUND slots per heap take such blocks back. */
+#define HAK_HEAP_IDS 4096
+#define HAK_STASH_INBOUND 4
 
 /* A list of slabs of one class; full lists are rotated, so they keep a tail. */
 typedef struct hak_slab_list {
@@ -72,7 +79,14 @@ typedef struct hak_heap {
     uint32_t stash_policy;         /*   under this BigCache policy version */
     _Atomic uint32_t stash_gen;    /* puts so far: the decay pass sees whether the stash is idle */
     uint32_t stash_seen;           /* stash_gen at the previous pass (under the registry lock) */
+    /* Large blocks this heap's thread allocated and another thread freed, handed back (stash.h). */
+    _Atomic uintptr_t inbound[HAK_STASH_INBOUND];
+    _Atomic uint32_t inbound_gen;  /* hand-backs so far (any thread), like stash_gen */
+    uint32_t inbound_seen;
+    uint32_t id;                   /* 1-based index in the heap table (hak_heap_by_id), 0 past its end */
 } hak_heap_t;
+
+extern struct hak_heap *_Atomic hak_heap_by_id[HAK_HEAP_IDS];
 
 /* Heap lifecycle (registry lock inside). */
 hak_heap_t *hak_heap_acquire(void);

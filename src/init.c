@@ -242,6 +242,7 @@ int hak_thread_attach(void)
     t->heap = h;
     for (unsigned c = 0; c < HAK_NBINS; c++)
         t->bins[c].cap = t->bins[c].room = hak_tune.cap[c];
+    t->heap_id = h->id;
     t->state = HAK_TLS_ACTIVE;
     pthread_setspecific(thread_key, t);
     return 1;
@@ -255,6 +256,7 @@ static void thread_exit(void *arg)
         return;
     hak_heap_t *h = t->heap;
     t->state = HAK_TLS_DEAD;
+    t->heap_id = 0;
     for (unsigned c = 0; c < HAK_NBINS; c++) {
         hak_bin_t *b = &t->bins[c];
         if (hak_bin_count(b))

@@ -8,6 +8,8 @@
 #include "common.h"
 #include "decay.h"
 #include "learn/learn.h"
+#include "heap.h"
+#include "init.h"
 #include "os.h"
 #include "stash.h"
 #include "thp.h"
@@ -28,6 +30,22 @@
 static _Atomic(_Atomic size_t *) lm_root[(size_t)1 << LM_ROOT_BITS];
 static _Atomic uint64_t n_allocs, n_frees;
 static _Atomic size_t in_use;
+
+/* An entry is the mapping size (a multiple of the page) with the id of the allocating thread's heap in
+ * its low bits (0: none), so a free by another thread can hand the block back to that thread. */
+#define LM_OWNER_MASK ((size_t)HAK_PAGE - 1)
+_Static_assert(HAK_HEAP_IDS <= HAK_PAGE, "heap ids must fit an entry's spare bits");
+static size_t entry_map(size_t v) { return v & ~LM_OWNER_MASK; }
+static unsigned entry_owner(size_t v) { return (unsigned)(v & LM_OWNER_MASK); }
+
+/* The allocating thread's heap id; a thread whose first request is a large block gets its heap here. */
+static unsigned owner_id(void)
+{
+    unsigned id = hak_tls.heap_id;
+    if (HAK_UNLIKELY(!id) && hak_tls.state == HAK_TLS_FRESH && hak_thread_attach())
+        id = hak_tls.heap_id;
+    return id;
+}
 
 /* The entry of the block starting at p, or NULL (p not page-aligned, outside the map, or no leaf
  * there and create == 0; or the leaf could not be mapped). */
@@ -106,15 +124,17 @@ static char *obtain(size_t n, size_t align, size_t *map_out, int *zeroed)
     return base;
 }
 
-static void give_back(uintptr_t base, size_t map)
+static void give_back(uintptr_t base, size_t map, unsigned owner)
 {
 #if HAK_FEATURE_BIGCACHE
     hak_decay_safe_point = 1;     /* no lock held: the decay thread may be started from here */
-    int kept = hak_stash_put((void *)base, map) || hak_bigcache_put((void *)base, map);
+    int kept = (owner != hak_tls.heap_id && hak_stash_hand_back(owner, (void *)base, map)) ||
+               hak_stash_put((void *)base, map) || hak_bigcache_put((void *)base, map);
     hak_decay_safe_point = 0;
     if (kept)
         return;
 #endif
+    (void)owner;
     hak_os_unmap((void *)base, map);
 }
 
@@ -137,7 +157,7 @@ static void *large_alloc(size_t n, size_t align, int zero)
         errno = ENOMEM;
         return NULL;
     }
-    atomic_store_explicit(e, map, memory_order_release);
+    atomic_store_explicit(e, map | owner_id(), memory_order_release);
     count_live(map, 1);
     return base;
 }
@@ -158,18 +178,18 @@ size_t hak_large_trim(void)
 int hak_large_free(void *p)
 {
     _Atomic size_t *e = entry((uintptr_t)p, 0);
-    size_t map = e ? atomic_exchange_explicit(e, 0, memory_order_acq_rel) : 0;
-    if (!map)
+    size_t v = e ? atomic_exchange_explicit(e, 0, memory_order_acq_rel) : 0;
+    if (!v)
         return 0;
-    count_live(map, -1);
-    give_back((uintptr_t)p, map);
+    count_live(entry_map(v), -1);
+    give_back((uintptr_t)p, entry_map(v), entry_owner(v));
     return 1;
 }
 
 size_t hak_large_usable(const void *p)
 {
     _Atomic size_t *e = entry((uintptr_t)p, 0);
-    return e ? atomic_load_explicit(e, memory_order_acquire) : 0;
+    return e ? entry_map(atomic_load_explicit(e, memory_order_acquire)) : 0;
 }
 
 /* The program owns p until it frees it, so nothing else writes p's entry meanwhile. A block that cannot
@@ -183,7 +203,7 @@ void *hak_large_resize(void *p, size_t n)
     }
     size_t want = round_page(n ? n : 1);
     _Atomic size_t *e = entry((uintptr_t)p, 0);
-    size_t old = e ? atomic_load_explicit(e, memory_order_acquire) : 0;
+    size_t v = e ? atomic_load_explicit(e, memory_order_acquire) : 0, old = entry_map(v);
     if (!old)
         return NULL;
     void *q = p;
@@ -203,13 +223,13 @@ void *hak_large_resize(void *p, size_t n)
             /* Some kernels unmap dest before they find the move impossible (p spans several
              * mappings after an mprotect, say), and by now another thread may have mapped that
              * range: it is left alone, reserved or not, rather than unmapped blindly. */
-            atomic_store_explicit(e, old, memory_order_relaxed);
+            atomic_store_explicit(e, v, memory_order_relaxed);
             return NULL;
         }
         q = dest;
         e = de;
     }
-    atomic_store_explicit(e, want, memory_order_release);
+    atomic_store_explicit(e, want | entry_owner(v), memory_order_release);
     atomic_fetch_add_explicit(&in_use, want - old, memory_order_relaxed);
     return q;
 }

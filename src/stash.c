@@ -88,6 +88,28 @@ HAK_NOINLINE static void *take_after_policy_change(hak_heap_t *h, size_t n, size
     return serves(h, n) ? take_block(h, size) : NULL;
 }
 
+/* A block another thread handed back to this heap that may serve n bytes (the BigCache's rule). */
+HAK_NOINLINE static void *take_inbound(hak_heap_t *h, size_t n, size_t *size)
+{
+    for (unsigned i = 0; i < HAK_STASH_INBOUND; i++) {
+        uintptr_t w = atomic_load_explicit(&h->inbound[i], memory_order_relaxed);
+        if (!w)
+            continue;
+        size_t lo, hi;
+        hak_bigcache_serve_range(word_size(w), &lo, &hi);
+        if (n - lo > hi - lo || !atomic_compare_exchange_strong_explicit(&h->inbound[i], &w, 0,
+                                                                         memory_order_acquire,
+                                                                         memory_order_relaxed))
+            continue;   /* does not fit, or the decay pass took it first */
+        *size = word_size(w);
+        atomic_fetch_sub_explicit(&stashed, *size, memory_order_relaxed);
+        hak_decay_touch();
+        hak_counter_add(&h->st.stash_hits, 1);
+        return (void *)word_base(w);
+    }
+    return NULL;
+}
+
 void *hak_stash_take(size_t n, size_t *size)
 {
     hak_tls_t *t = &hak_tls;
@@ -95,11 +117,48 @@ void *hak_stash_take(size_t n, size_t *size)
         return NULL;
     hak_heap_t *h = t->heap;
     if (!atomic_load_explicit(&h->stash, memory_order_relaxed))
-        return NULL;
+        return take_inbound(h, n, size);
     uint32_t policy = hak_bigcache_policy_version();
     if (HAK_UNLIKELY(policy != h->stash_policy))
         return take_after_policy_change(h, n, size, policy);
-    return serves(h, n) ? take_block(h, size) : NULL;
+    return serves(h, n) ? take_block(h, size) : take_inbound(h, n, size);
+}
+
+/* Count a block into the stashes' share of the byte cap: 0 when that would overflow it. */
+static size_t reserve(size_t size)
+{
+    size_t total = atomic_fetch_add_explicit(&stashed, size, memory_order_relaxed) + size;
+    if (total > max_bytes) {
+        atomic_fetch_sub_explicit(&stashed, size, memory_order_relaxed);
+        return 0;
+    }
+    return total;
+}
+
+int hak_stash_hand_back(unsigned owner, void *base, size_t size)
+{
+    hak_tls_t *t = &hak_tls;
+    if (!enabled || !owner || owner >= HAK_HEAP_IDS || size > max_block || ((uintptr_t)base & ~ADDR_MASK) ||
+        t->state != HAK_TLS_ACTIVE || t->heap_id == owner)
+        return 0;
+    hak_heap_t *o = atomic_load_explicit(&hak_heap_by_id[owner], memory_order_acquire);
+    if (!o || !reserve(size))
+        return 0;
+    atomic_fetch_add_explicit(&o->inbound_gen, 1, memory_order_relaxed);   /* first, as in hak_stash_put */
+    uintptr_t w = pack((uintptr_t)base, size);
+    for (unsigned i = 0; i < HAK_STASH_INBOUND; i++) {
+        uintptr_t empty = 0;
+        if (atomic_load_explicit(&o->inbound[i], memory_order_relaxed) == 0 &&
+            atomic_compare_exchange_strong_explicit(&o->inbound[i], &empty, w, memory_order_release,
+                                                    memory_order_relaxed)) {
+            hak_decay_touch();
+            hak_counter_add(&t->heap->st.stash_handbacks, 1);
+            hak_decay_kick();
+            return 1;
+        }
+    }
+    atomic_fetch_sub_explicit(&stashed, size, memory_order_relaxed);   /* every slot taken */
+    return 0;
 }
 
 int hak_stash_put(void *base, size_t size)
@@ -109,11 +168,9 @@ int hak_stash_put(void *base, size_t size)
     hak_tls_t *t = &hak_tls;
     if (t->state != HAK_TLS_ACTIVE && !hak_thread_attach())
         return 0;
-    size_t total = atomic_fetch_add_explicit(&stashed, size, memory_order_relaxed) + size;
-    if (total > max_bytes) {
-        atomic_fetch_sub_explicit(&stashed, size, memory_order_relaxed);   /* the stashes alone fill the cap */
-        return 0;
-    }
+    size_t total = reserve(size);
+    if (!total)
+        return 0;     /* the stashes alone fill the cap */
     hak_heap_t *h = t->heap;
     uint32_t policy = hak_bigcache_policy_version();
     if (HAK_UNLIKELY(size != h->stash_size || policy != h->stash_policy))   /* same size: same range */
@@ -138,6 +195,30 @@ void hak_stash_drop(hak_heap_t *h)
     uintptr_t w = atomic_exchange_explicit(&h->stash, 0, memory_order_acquire);
     if (w)
         to_bigcache(w);
+    for (unsigned i = 0; i < HAK_STASH_INBOUND; i++)
+        if ((w = atomic_exchange_explicit(&h->inbound[i], 0, memory_order_acquire)) != 0)
+            to_bigcache(w);
+}
+
+/* The blocks of `count` stash words, when nothing was put since the previous pass looked (`seen` is
+ * only touched under the registry lock) or `all`; words left behind add to *waiting. */
+static size_t take_idle(_Atomic uintptr_t *words, unsigned count, _Atomic uint32_t *gen_word, uint32_t *seen,
+                        int all, uintptr_t *out, size_t *waiting)
+{
+    size_t n = 0;
+    uint32_t gen = atomic_load_explicit(gen_word, memory_order_relaxed);
+    int idle = all || gen == *seen;
+    for (unsigned i = 0; i < count; i++) {
+        if (!atomic_load_explicit(&words[i], memory_order_relaxed))
+            continue;
+        uintptr_t w = idle ? atomic_exchange_explicit(&words[i], 0, memory_order_acquire) : 0;
+        if (w)
+            out[n++] = w;
+        else if (!idle)
+            (*waiting)++;
+    }
+    *seen = gen;
+    return n;
 }
 
 size_t hak_stash_decay(int all)
@@ -152,19 +233,10 @@ size_t hak_stash_decay(int all)
      * dropped) to hand a full batch over and go on from where it was. */
     for (hak_heap_t *h = hak_heap_first(); h;) {
         size_t n = 0;
-        for (; h && n < BATCH; h = h->next_all) {
-            if (!atomic_load_explicit(&h->stash, memory_order_relaxed))
-                continue;
-            uint32_t gen = atomic_load_explicit(&h->stash_gen, memory_order_relaxed);
-            /* idle: nothing put since the previous pass looked (stash_seen is only touched under the lock) */
-            if (all || gen == h->stash_seen) {
-                uintptr_t w = atomic_exchange_explicit(&h->stash, 0, memory_order_acquire);
-                if (w)
-                    taken[n++] = w;
-            } else {
-                waiting++;
-            }
-            h->stash_seen = gen;
+        for (; h && n + 1 + HAK_STASH_INBOUND <= BATCH; h = h->next_all) {
+            n += take_idle(&h->stash, 1, &h->stash_gen, &h->stash_seen, all, taken + n, &waiting);
+            n += take_idle(h->inbound, HAK_STASH_INBOUND, &h->inbound_gen, &h->inbound_seen, all, taken + n,
+                           &waiting);
         }
         if (!n)
             break;
@@ -177,13 +249,14 @@ size_t hak_stash_decay(int all)
     return waiting;
 }
 
-void hak_stash_counts(uint64_t *hits, uint64_t *puts)
+void hak_stash_counts(uint64_t *hits, uint64_t *puts, uint64_t *handbacks)
 {
-    *hits = *puts = 0;
+    *hits = *puts = *handbacks = 0;
     hak_heap_lock();
     for (hak_heap_t *h = hak_heap_first(); h; h = h->next_all) {
         *hits += hak_counter_get(&h->st.stash_hits);
         *puts += hak_counter_get(&h->st.stash_puts);
+        *handbacks += hak_counter_get(&h->st.stash_handbacks);
     }
     hak_heap_unlock();
 }

@@ -7,7 +7,12 @@
  * in a stash for a whole decay tick moves to the BigCache and decays like any other; thread exit and
  * malloc_trim empty stashes at once. Stashed bytes count against the BigCache's byte cap (and a block
  * the BigCache would not keep is not stashed). The stash is used only where the BigCache keeps blocks warm
- * (free policy batch or adaptive); with immediate release every freed block goes back at once. */
+ * (free policy batch or adaptive); with immediate release every freed block goes back at once.
+ *
+ * A block freed by a thread other than the one that allocated it (a buffer passed down a pipeline) is
+ * handed back instead: into one of HAK_STASH_INBOUND slots of the allocating thread's heap, one
+ * compare-and-swap, where that thread's next large request finds it without a lock. Hand-backs share
+ * the byte cap and the decay of the stashes. */
 #ifndef HAK_STASH_H
 #define HAK_STASH_H
 
@@ -22,11 +27,13 @@ void  *hak_stash_take(size_t n, size_t *size);
 /* Keep a freed block [base, base + size): 1 when kept. The block it displaces goes to the BigCache.
  * Call with no allocator lock held (it may kick the decay thread). */
 int    hak_stash_put(void *base, size_t size);
-void   hak_stash_drop(struct hak_heap *h);         /* thread exit: the heap's block goes to the BigCache */
+/* A block freed by another thread than its allocator's (heap id `owner`): 1 when handed back to it. */
+int    hak_stash_hand_back(unsigned owner, void *base, size_t size);
+void   hak_stash_drop(struct hak_heap *h);         /* thread exit: the heap's blocks go to the BigCache */
 /* Move stashed blocks to the BigCache: those idle since the previous pass, or all of them. Returns
  * how many stashes still hold a block. */
 size_t hak_stash_decay(int all);
-void   hak_stash_counts(uint64_t *hits, uint64_t *puts);
+void   hak_stash_counts(uint64_t *hits, uint64_t *puts, uint64_t *handbacks);
 size_t hak_stash_bytes(void);                      /* in all stashes: part of the BigCache's byte cap */
 
 #endif

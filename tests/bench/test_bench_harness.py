@@ -33,6 +33,10 @@ TINY = {
     "json_parse": ["3", "2048", "7", "2"],
     "prodcons": ["5000", "1", "128", "7"],
     "phase_shift": ["2", "4096", "2", "1", "64", "7"],
+    "handoff": ["20000", "2", "2", "512", "64", "64", "4", "7"],
+    "handoff_mixed": ["20000", "2", "2", "512", "8", "2048", "4", "7"],
+    **{f"larson_t{n}": [str(n), "16", "256", "2", "200", "64", "7"] for n in (8, 16, 32)},
+    **{f"prodcons_t{n}": ["5000", str(n // 2), "128", "7"] for n in (8, 16, 32)},
 }
 
 needs_cc = pytest.mark.skipif(shutil.which("gcc") is None and shutil.which("cc") is None,
@@ -59,7 +63,7 @@ def test_program_prints_one_result_line(name, bench_dir):
     lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
     assert len(lines) == 1
     res = runner.parse_result_line(proc.stdout)
-    assert res["bench"] == name
+    assert res["bench"] == scen.program
     assert res["ops"] > 0 and res["ops_per_sec"] > 0
     assert len(res["checksum"]) == 16 and res["peak_rss_kib"] > 0
     assert res["cpu_seconds"] >= 0

@@ -66,6 +66,16 @@ def test_thread_stash_emptied_at_thread_exit_and_trim():
     assert mem(st, "bigcache")["cached_blocks"] == 0 and mem(st, "bigcache")["flushed"] >= 1
 
 
+@pytest.mark.parametrize("variant", ["release", "tsan"])
+def test_large_block_freed_by_another_thread_goes_back_to_its_allocator(variant):
+    # a buffer handed down a pipeline: the consumer's free hands it back to the producer's heap,
+    # whose next request takes it there without the BigCache (and its lock)
+    st, _ = memdrv([f"handback:{256 * 1024}:100"], {"HAKMEM_DECAY_MS": "60000"}, variant=variant)
+    bc = mem(st, "bigcache")
+    assert bc["stash_handbacks"] >= 99 and bc["stash_hits"] >= 98
+    assert bc["puts"] <= 1
+
+
 def test_stashes_share_the_byte_cap_with_the_bigcache():
     # 7 threads keep a 2 MiB block each in their stashes, then 8 more are freed (one to the main
     # thread's stash): with a 16 MiB cap the other 7 find no room, and the stashes and the table

@@ -11,6 +11,8 @@
  *   calloc:SIZE          malloc SIZE, fill 0xAB, free, calloc SIZE: every byte must read 0
  *   small:SIZE:BYTES     hold BYTES worth of SIZE-byte blocks (slab tiers), written; freed by "drop"
  *   thread:SIZE:N        loop:SIZE:N in a new thread, which then exits (the main thread joins it)
+ *   handback:SIZE:N      N times: malloc SIZE and write every page in this thread, then a second thread
+ *                        checks and frees it (a buffer handed down a pipeline)
  *   park:SIZE:T          T threads each malloc SIZE, write it, free it, then wait (alive) until the
  *                        driver ends, after the STATS line: their freed blocks stay in their stashes
  *   stale:SIZE           malloc A and B of SIZE, free A, then write a bogus size (1 GiB) into A's first
@@ -205,6 +207,62 @@ static void step_thread(size_t size, long n)
         pthread_join(t, NULL);
 }
 
+/* handback: the main thread allocates, a helper frees; one block in flight at a time. */
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    unsigned char *block;     /* handed to the helper; NULL once freed */
+    size_t size;
+    int done;
+} hb = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, 0, 0 };
+
+static void *handback_thread(void *arg)
+{
+    (void)arg;
+    M(free)(M(malloc)(64));   /* a thread with a heap of its own, as a real consumer has */
+    pthread_mutex_lock(&hb.lock);
+    for (;;) {
+        while (!hb.block && !hb.done)
+            pthread_cond_wait(&hb.cond, &hb.lock);
+        if (!hb.block)
+            break;
+        CHECK("handback.contents", hakc_pages_hold(hb.block, hb.size, 0x5a), "a handed-over block changed");
+        M(free)(hb.block);
+        hb.block = NULL;
+        pthread_cond_broadcast(&hb.cond);
+    }
+    pthread_mutex_unlock(&hb.lock);
+    return NULL;
+}
+
+static void step_handback(size_t size, long n)
+{
+    pthread_t t;
+    int rc = pthread_create(&t, NULL, handback_thread, NULL);
+    CHECK("handback.create", rc == 0, "pthread_create: %d", rc);
+    if (rc != 0)
+        return;
+    for (long i = 0; i < n; i++) {
+        unsigned char *p = M(malloc)(size);
+        CHECK("handback.alloc", p != NULL, "malloc(%zu) failed", size);
+        if (!p)
+            break;
+        hakc_touch_pages(p, size, 0x5a);
+        pthread_mutex_lock(&hb.lock);
+        hb.block = p;
+        hb.size = size;
+        pthread_cond_broadcast(&hb.cond);
+        while (hb.block)
+            pthread_cond_wait(&hb.cond, &hb.lock);
+        pthread_mutex_unlock(&hb.lock);
+    }
+    pthread_mutex_lock(&hb.lock);
+    hb.done = 1;
+    pthread_cond_broadcast(&hb.cond);
+    pthread_mutex_unlock(&hb.lock);
+    pthread_join(t, NULL);
+}
+
 #define MAXPARK 256
 static pthread_t parked[MAXPARK];
 static int nparked;
@@ -279,6 +337,8 @@ int main(int argc, char **argv)
         unsigned long long x = 0, y = 0, z = 0;
         if (sscanf(a, "loop:%llu:%llu", &x, &y) == 2)
             step_loop(x, (long)y);
+        else if (sscanf(a, "handback:%llu:%llu", &x, &y) == 2)
+            step_handback(x, (long)y);
         else if (sscanf(a, "park:%llu:%llu", &x, &y) == 2)
             step_park(x, (long)y);
         else if (sscanf(a, "stale:%llu", &x) == 1)

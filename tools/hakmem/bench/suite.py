@@ -78,6 +78,27 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in [
              ("200000", "1", "512", "42"), "block passed and freed remotely",
              "1 producer + 1 consumer thread, 16–512 B blocks through a ring",
              threads=2),
+    # Hand-offs as servers and pipelines do them: whole batches change threads, with their
+    # pointer array (above 32 KiB: a LARGE block) freed by the consumer too.
+    Scenario("handoff", "handoff", ("8m", "2", "2", "4096", "64", "64", "100", "42"),
+             ("1m", "2", "2", "4096", "64", "64", "100", "42"), "object freed by another thread",
+             "2 producers pass batches of 4096 64 B objects through a mutex/condvar queue "
+             "(at most 100 batches) to 2 consumers, which free them and the 32 KiB batch array",
+             threads=4),
+    Scenario("handoff_mixed", "handoff", ("4m", "2", "2", "4096", "8", "2048", "100", "42"),
+             ("512k", "2", "2", "4096", "8", "2048", "100", "42"), "object freed by another thread",
+             "as handoff, with objects of 8–2048 B", threads=4),
+    # More threads than cores (2 here): preemption in the middle of allocator work.
+    *[Scenario(f"larson_t{n}", "larson", (str(n), "16", "1024", "10", str(400000 // n), "1000", "42"),
+               (str(n), "16", "1024", "2", str(40000 // n), "1000", "42"), "free+malloc replacement",
+               f"larson with {n} threads on each round (more threads than cores)", threads=n,
+               in_default=n == 32)
+      for n in (8, 16, 32)],
+    *[Scenario(f"prodcons_t{n}", "prodcons", ("2000000", str(n // 2), "512", "42"),
+               ("200000", str(n // 2), "512", "42"), "block passed and freed remotely",
+               f"{n // 2} producer/consumer pairs, 16–512 B blocks (more threads than cores)",
+               threads=n, in_default=n == 32)
+      for n in (8, 16, 32)],
     Scenario("phase_shift", "phase_shift", ("6", "4000000", "16", "4", "512", "42"),
              ("4", "1000000", "16", "4", "512", "42"), "malloc or free",
              "phases alternate: 4 threads building and freeing bursts of 512 blocks of 48–256 B, "
