@@ -25,7 +25,7 @@ static uint64_t tick_ns = 125000000ull;
 
 HAK_TLS int hak_decay_safe_point;
 HAK_TLS int hak_decay_lock_held;
-_Atomic uint64_t hak_decay_activity;   /* decay.h; bumped by large-block and slab traffic (adaptive idle test) */
+_Atomic int hak_decay_activity = 1;   /* decay.h; set by large-block and slab traffic (adaptive idle test) */
 
 static struct {
     _Atomic uint64_t madvise_calls, released_bytes, ranges, batches, passes, idle_passes;
@@ -112,17 +112,14 @@ void hak_decay_release_batch(hak_decay_range_t *r, size_t n)
 
 /* ---- the pass ------------------------------------------------------------------------- */
 
-static _Atomic uint64_t last_activity = ~0ull;
-
 int hak_decay_pass(void)
 {
     if (!enabled)
         return 0;
     uint64_t now = hak_now_ns();
-    uint64_t act = atomic_load_explicit(&hak_decay_activity, memory_order_relaxed);
     /* adaptive: nothing allocated or freed in large blocks or slabs since the last pass — the
      * program is idle, so what it left cached goes back now rather than after the full delay */
-    int idle = adaptive && act == atomic_exchange(&last_activity, act);
+    int idle = adaptive && !atomic_exchange_explicit(&hak_decay_activity, 0, memory_order_relaxed);
     uint64_t d = idle ? 0 : decay_ns;
     if (idle)
         atomic_fetch_add_explicit(&st.idle_passes, 1, memory_order_relaxed);
@@ -168,7 +165,7 @@ static void *decay_main(void *arg)
         while (!atomic_load(&hak_decay_awake))
             pthread_cond_wait(&tcond, &tlock);
         pthread_mutex_unlock(&tlock);
-        atomic_store(&last_activity, ~0ull);   /* a fresh start is never "idle" */
+        atomic_store(&hak_decay_activity, 1);   /* a fresh start is never "idle" */
     }
     return NULL;
 }
@@ -250,7 +247,7 @@ void hak_decay_fork_child(void)
 #if HAK_SANITIZER_THREAD
     atomic_store(&no_thread, 1);
 #endif
-    atomic_store(&last_activity, ~0ull);
+    atomic_store(&hak_decay_activity, 1);
 }
 
 /* ---- reporting ------------------------------------------------------------------------- */

@@ -23,12 +23,13 @@ typedef struct hak_decay_range {
 
 /* Allocator traffic worth noticing (large blocks, slabs): the adaptive policy calls a pass that saw
  * none since the previous one idle. */
-extern _Atomic uint64_t hak_decay_activity;
+extern _Atomic int hak_decay_activity;
 static inline void hak_decay_touch(void)
 {
-    /* an indicator, not a count: a lost increment between racing threads changes nothing */
-    atomic_store_explicit(&hak_decay_activity,
-                          atomic_load_explicit(&hak_decay_activity, memory_order_relaxed) + 1, memory_order_relaxed);
+    /* A flag each pass clears: written once per pass, not once per operation, so threads busy with
+     * large blocks share its cache line for reading instead of passing it around. */
+    if (!atomic_load_explicit(&hak_decay_activity, memory_order_relaxed))
+        atomic_store_explicit(&hak_decay_activity, 1, memory_order_relaxed);
 }
 
 /* Monotonic clock, coarse (a few ms resolution is plenty for decay). */

@@ -45,6 +45,7 @@ typedef struct hak_heap_stats {
     hak_counter_t used_bytes;      /* bytes of blocks outside slabs (with the program or cached) */
     hak_counter_t stash_hits, stash_puts;   /* large blocks through the thread's stash (stash.h) */
     hak_counter_t stash_handbacks;          /* large blocks of other threads this one freed back to them */
+    hak_counter_t large_allocs, large_frees, large_bytes;   /* large.c: live blocks, summed over heaps */
 } hak_heap_stats_t;
 
 /* Heaps by id, so a large block's map entry can name the heap that allocated it in its spare bits

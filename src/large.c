@@ -28,6 +28,8 @@
 #define LM_LEAF_BYTES (sizeof(_Atomic size_t) << LM_LEAF_BITS)
 
 static _Atomic(_Atomic size_t *) lm_root[(size_t)1 << LM_ROOT_BITS];
+/* Live large blocks are counted per heap (no cache line shared between threads); only threads without
+ * a heap (starting or exiting) count here. The totals are sums, exact modulo 2^64. */
 static _Atomic uint64_t n_allocs, n_frees;
 static _Atomic size_t in_use;
 
@@ -71,15 +73,26 @@ static _Atomic size_t *entry(uintptr_t p, int create)
     return &leaf[page & (((uintptr_t)1 << LM_LEAF_BITS) - 1)];
 }
 
-static void count_live(size_t map, int sign)
+/* For threads without a heap: one shared count. */
+HAK_COLD static void count_shared(int sign, uint64_t bytes)
 {
-    if (sign > 0) {
-        atomic_fetch_add_explicit(&n_allocs, 1, memory_order_relaxed);
-        atomic_fetch_add_explicit(&in_use, map, memory_order_relaxed);
-    } else {
-        atomic_fetch_add_explicit(&n_frees, 1, memory_order_relaxed);
-        atomic_fetch_sub_explicit(&in_use, map, memory_order_relaxed);
+    if (sign)
+        atomic_fetch_add_explicit(sign > 0 ? &n_allocs : &n_frees, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&in_use, bytes, memory_order_relaxed);
+}
+
+/* sign: +1 a new block, -1 a freed one, 0 a resized one; bytes: the change in mapped bytes, mod 2^64. */
+static inline __attribute__((always_inline)) void count_live(int sign, uint64_t bytes)
+{
+    hak_tls_t *t = &hak_tls;
+    if (HAK_UNLIKELY(t->state != HAK_TLS_ACTIVE)) {
+        count_shared(sign, bytes);
+        return;
     }
+    hak_heap_stats_t *st = &t->heap->st;
+    if (sign)
+        hak_counter_add(sign > 0 ? &st->large_allocs : &st->large_frees, 1);
+    hak_counter_add(&st->large_bytes, bytes);
 }
 
 static size_t round_page(size_t n)
@@ -158,7 +171,7 @@ static void *large_alloc(size_t n, size_t align, int zero)
         return NULL;
     }
     atomic_store_explicit(e, map | owner_id(), memory_order_release);
-    count_live(map, 1);
+    count_live(1, map);
     return base;
 }
 
@@ -181,7 +194,7 @@ int hak_large_free(void *p)
     size_t v = e ? atomic_exchange_explicit(e, 0, memory_order_acq_rel) : 0;
     if (!v)
         return 0;
-    count_live(entry_map(v), -1);
+    count_live(-1, -(uint64_t)entry_map(v));
     give_back((uintptr_t)p, entry_map(v), entry_owner(v));
     return 1;
 }
@@ -230,17 +243,34 @@ void *hak_large_resize(void *p, size_t n)
         e = de;
     }
     atomic_store_explicit(e, want | entry_owner(v), memory_order_release);
-    atomic_fetch_add_explicit(&in_use, want - old, memory_order_relaxed);
+    count_live(0, want - old);
     return q;
+}
+
+/* The sums over heaps, plus what threads without one counted. */
+static void totals(uint64_t *allocs, uint64_t *frees, uint64_t *bytes)
+{
+    *allocs = atomic_load_explicit(&n_allocs, memory_order_relaxed);
+    *frees = atomic_load_explicit(&n_frees, memory_order_relaxed);
+    *bytes = atomic_load_explicit(&in_use, memory_order_relaxed);
+    hak_heap_lock();
+    for (hak_heap_t *h = hak_heap_first(); h; h = h->next_all) {
+        *allocs += hak_counter_get(&h->st.large_allocs);
+        *frees += hak_counter_get(&h->st.large_frees);
+        *bytes += hak_counter_get(&h->st.large_bytes);
+    }
+    hak_heap_unlock();
 }
 
 size_t hak_large_in_use(void)
 {
-    return atomic_load_explicit(&in_use, memory_order_relaxed);
+    uint64_t allocs, frees, bytes;
+    totals(&allocs, &frees, &bytes);
+    return (size_t)bytes;
 }
 
 void hak_large_counts(uint64_t *allocs, uint64_t *frees)
 {
-    *allocs = atomic_load_explicit(&n_allocs, memory_order_relaxed);
-    *frees = atomic_load_explicit(&n_frees, memory_order_relaxed);
+    uint64_t bytes;
+    totals(allocs, frees, &bytes);
 }

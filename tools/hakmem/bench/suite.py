@@ -80,7 +80,7 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in [
              threads=2),
     # Hand-offs as servers and pipelines do them: whole batches change threads, with their
     # pointer array (above 32 KiB: a LARGE block) freed by the consumer too.
-    Scenario("handoff", "handoff", ("8m", "2", "2", "4096", "64", "64", "100", "42"),
+    Scenario("handoff", "handoff", ("16m", "2", "2", "4096", "64", "64", "100", "42"),
              ("1m", "2", "2", "4096", "64", "64", "100", "42"), "object freed by another thread",
              "2 producers pass batches of 4096 64 B objects through a mutex/condvar queue "
              "(at most 100 batches) to 2 consumers, which free them and the 32 KiB batch array",
