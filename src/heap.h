@@ -62,8 +62,13 @@ typedef struct hak_heap {
     hak_slab_list_t partial[HAK_NCLASS];  /* slabs with free, uncarved or remotely freed blocks */
     hak_slab_list_t full[HAK_NCLASS];     /* slabs that had none when last looked at */
     hak_superslab_t *ss_list;      /* owned SuperSlabs */
-    _Atomic(hak_slab_t *) ready;   /* slabs that other threads have freed blocks to since their last drain */
-    hak_tls_t *tls;                /* thread using the heap, NULL while idle */
+    /* Written by other threads, on a cache line of their own: their pushes do not take the owner's
+     * lists and counters away from its core. */
+    _Alignas(64) _Atomic(hak_slab_t *) ready;   /* slabs other threads freed blocks to since their last drain */
+    /* Large blocks this heap's thread allocated and another thread freed, handed back (stash.h). */
+    _Atomic uintptr_t inbound[HAK_STASH_INBOUND];
+    _Atomic uint32_t inbound_gen;  /* hand-backs so far (any thread), like stash_gen */
+    _Alignas(64) hak_tls_t *tls;   /* thread using the heap, NULL while idle */
     struct hak_heap *next_all, *next_idle;
     hak_heap_stats_t st;
     int drain_eager;               /* adaptive drain (experimental): set while remote frees dominate refills */
@@ -80,10 +85,7 @@ typedef struct hak_heap {
     uint32_t stash_policy;         /*   under this BigCache policy version */
     _Atomic uint32_t stash_gen;    /* puts so far: the decay pass sees whether the stash is idle */
     uint32_t stash_seen;           /* stash_gen at the previous pass (under the registry lock) */
-    /* Large blocks this heap's thread allocated and another thread freed, handed back (stash.h). */
-    _Atomic uintptr_t inbound[HAK_STASH_INBOUND];
-    _Atomic uint32_t inbound_gen;  /* hand-backs so far (any thread), like stash_gen */
-    uint32_t inbound_seen;
+    uint32_t inbound_seen;         /* inbound_gen at the previous pass (under the registry lock) */
     uint32_t id;                   /* 1-based index in the heap table (hak_heap_by_id), 0 past its end */
 } hak_heap_t;
 
