@@ -1,6 +1,7 @@
 """Threads: fork in a threaded process (c/fork_threads.c), thread churn with
-cross-thread frees after the allocating thread exited (c/thread_churn.c), and
-the multi-threaded stress with per-block cookies (c/stress_mt.c) — through
+cross-thread frees after the allocating thread exited (c/thread_churn.c), the
+multi-threaded stress with per-block cookies (c/stress_mt.c), and 32 threads on
+this machine's 2 cores handing blocks over in bulk (c/handoff_mt.c) — through
 LD_PRELOAD in release/debug and through the hak_* API under asan and tsan."""
 from __future__ import annotations
 
@@ -24,6 +25,13 @@ CHURN = {  # rounds, threads per round, blocks per thread
     "asan": (15, 16, 1000),
     "tsan": (8, 16, 500),
     cbuild.GLIBC: (60, 32, 1000),
+}
+HANDOFF = {  # threads, objects per producer, swap rounds, swap ops per thread per round
+    "release": (32, 16000, 6, 8000),
+    "debug": (32, 10000, 6, 5000),
+    "asan": (32, 8000, 4, 4000),
+    "tsan": (32, 2000, 3, 1000),
+    cbuild.GLIBC: (32, 16000, 6, 8000),
 }
 FORK = {  # forks, background threads, threads in each child, quiesce
     "release": (6, 4, 4, 0),
@@ -67,11 +75,15 @@ def test_thread_churn_glibc_control():
     assert len(_rss_series(res)) == CHURN[cbuild.GLIBC][0]
 
 
+def _rss_env(mode):
+    """A mode whose THP policy is "on" backs every 2 MiB SuperSlab with a huge page: RSS then counts
+    huge pages, not leaked caches, so the memory checks run with that one knob turned off."""
+    return {"HAKMEM_THP": "off"} if loader.resolve_mode(mode).values.get("thp") == "on" else None
+
+
 @pytest.mark.parametrize("mode,variant", cbuild.cases())
 def test_thread_churn(mode, variant):
-    # A mode whose THP policy is "on" backs every 2 MiB SuperSlab with a huge page: RSS then counts
-    # huge pages, not leaked caches, so the leak check runs with that one knob turned off.
-    env = {"HAKMEM_THP": "off"} if loader.resolve_mode(mode).values.get("thp") == "on" else None
+    env = _rss_env(mode)
     res = cbuild.run_driver("thread_churn", mode, variant, _args(CHURN, variant), env=env, timeout=240)
     if variant in cbuild.SANITIZER_VARIANTS:
         # shadow memory makes RSS meaningless there; correctness still counts
@@ -107,3 +119,52 @@ def test_stress_mixed_owners(mode, variant):
     args = [str(threads), "2", str(max(ops // 2, 500)), "4242"]
     res = cbuild.run_driver("stress_mt", mode, variant, args, env=MIXED_OWNERS, timeout=300)
     cbuild.assert_clean(res, mode, variant, MIXED_OWNERS)
+
+
+# --------------------------------------------------------------------------- oversubscribed
+
+MiB = 1 << 20
+
+
+def _memory(res, phase):
+    line = res.info(f"memory phase={phase} ")[0]
+    fields = dict(kv.split("=") for kv in line.split()[1:])
+    return int(fields["peak_rss"]), int(fields["live_peak"])
+
+
+def _check_handoff(res, variant):
+    threads, per_producer, rounds, _ = HANDOFF[variant]
+    handoff = dict(kv.split("=") for kv in res.info("handoff ")[0].split()[1:])
+    assert int(handoff["verified"]) == int(handoff["objects"]) == threads // 2 * per_producer, res.describe()
+    if variant in cbuild.SANITIZER_VARIANTS:
+        return      # shadow memory makes RSS meaningless there
+    # Each thread's heap may hold one partly used slab per size class (64 KiB tiny, 256 KiB pool,
+    # 512 KiB mid: about 16 MiB if it touches every class) on top of the blocks the program holds.
+    allowance = (threads + 2) * 16 * MiB
+    for phase in ("handoff", "swap"):
+        rss, live = _memory(res, phase)
+        assert rss <= 2 * live + allowance, f"{phase}: peak RSS {rss >> 20} MiB for {live >> 20} MiB live\n" + \
+            res.describe()
+    # No growth from round to round: blocks freed by other (and by exited) threads are reused.
+    series = _rss_series(res)
+    assert len(series) == rounds
+    half = rounds // 2
+    assert max(series[half:]) <= 1.3 * max(series[:half]) + 16 * MiB, f"RSS by round {series}"
+
+
+def test_oversubscribed_handoff_glibc_control():
+    res = cbuild.run_driver("handoff_mt", None, cbuild.GLIBC, _args(HANDOFF, cbuild.GLIBC), timeout=120)
+    cbuild.assert_clean(res)
+    _check_handoff(res, cbuild.GLIBC)
+
+
+@pytest.mark.parametrize("mode,variant", cbuild.cases())
+def test_oversubscribed_handoff(mode, variant):
+    """32 threads on 2 cores: batches of mixed-size blocks (and their large batch arrays) passed from
+    producers to consumers, then threads swapping arrays of blocks round after round; every byte
+    verified before it is freed, RSS within a bound of what the program holds."""
+    env = _rss_env(mode)
+    res = cbuild.run_driver("handoff_mt", mode, variant, _args(HANDOFF, variant) + [str(0x5eed + len(mode))],
+                            env=env, timeout=300)
+    cbuild.assert_clean(res, mode, variant, env)
+    _check_handoff(res, variant)
