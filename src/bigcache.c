@@ -264,6 +264,13 @@ static void node_free(bc_block_t *b)
     free_nodes = b;
 }
 
+/* The counters the stashes read without the lock are written only under it: a plain add, no locked
+ * instruction. */
+static void locked_add(_Atomic size_t *v, size_t d)
+{
+    atomic_store_explicit(v, atomic_load_explicit(v, memory_order_relaxed) + d, memory_order_relaxed);
+}
+
 /* Take b out of the cache entirely (caller holds the lock). */
 static void detach(bc_block_t *b)
 {
@@ -271,8 +278,8 @@ static void detach(bc_block_t *b)
     l_remove(b->state == WARM ? &warm : &cold, b);
     if (b->state == WARM)
         warm_bytes -= b->size;
-    atomic_fetch_sub_explicit(&cached_bytes, b->size, memory_order_relaxed);
-    atomic_fetch_sub_explicit(&cached_blocks, 1, memory_order_relaxed);
+    locked_add(&cached_bytes, -b->size);
+    locked_add(&cached_blocks, -(size_t)1);
 }
 
 static void attach(bc_block_t *b, bc_class_t *c)
@@ -285,8 +292,8 @@ static void attach(bc_block_t *b, bc_class_t *c)
         c_insert(c, b, 0);
         l_push(&cold, b);
     }
-    atomic_fetch_add_explicit(&cached_bytes, b->size, memory_order_relaxed);
-    atomic_fetch_add_explicit(&cached_blocks, 1, memory_order_relaxed);
+    locked_add(&cached_bytes, b->size);
+    locked_add(&cached_blocks, 1);
 }
 
 /* ---- the API ---------------------------------------------------------------------- */
@@ -483,7 +490,7 @@ size_t hak_bigcache_decay(uint64_t now, uint64_t decay_ns)
             if (!expired)
                 break;
             detach(b);
-            atomic_fetch_add_explicit(&cached_bytes, b->size, memory_order_relaxed);   /* still ours: keep the cap honest while it is out */
+            locked_add(&cached_bytes, b->size);   /* still ours: keep the cap honest while it is out */
             taken[n] = b;
             r[n] = (hak_decay_range_t){ b->base, b->size };
             n++;
@@ -496,7 +503,7 @@ size_t hak_bigcache_decay(uint64_t now, uint64_t decay_ns)
         pthread_mutex_lock(&lock);
         for (size_t i = 0; i < n; i++) {
             bc_block_t *b = taken[i];
-            atomic_fetch_sub_explicit(&cached_bytes, b->size, memory_order_relaxed);
+            locked_add(&cached_bytes, -b->size);
             b->state = st_new;
             st.released++;
             st.released_bytes += b->size;
