@@ -29,12 +29,13 @@ static uint64_t seal_of(const void *p, uint64_t meta, uint64_t state)
     return mix((uint64_t)(uintptr_t)p ^ mix(meta ^ state));
 }
 
-/* Canary byte at offset k of block p: address-derived and never zero (a stray NUL is the classic
- * off-by-one write). */
+/* Canary byte at offset k of block p: address-derived, with the top bit set and never 0xff. Text
+ * (ASCII and its NUL, the classic string overrun) can then never match the canary, so such an
+ * overrun is always caught, not missed one time in 256; other bytes are caught 127 times in 128. */
 static inline unsigned char canary_byte(uint64_t pat, size_t k)
 {
-    unsigned char b = (unsigned char)(pat >> ((k & 7) * 8)) ^ (unsigned char)(k >> 3);
-    return b ? b : 0xa5;
+    unsigned char b = 0x80 | ((unsigned char)(pat >> ((k & 7) * 8)) ^ (unsigned char)(k >> 3));
+    return b != 0xff ? b : 0xa5;
 }
 
 static HAK_TLS uint32_t my_tid;

@@ -10,7 +10,7 @@
 /* A checked block of class size S serving a request of n bytes:
  *
  *   [0, n)           the program's bytes
- *   [n, S - 16)      canary: at least HAK_CANARY_MIN bytes of an address-derived, never-zero pattern
+ *   [n, S - 16)      canary: at least HAK_CANARY_MIN address-derived bytes in 0x80-0xfe (never text, never NUL)
  *   [S - 16, S - 8)  meta: requested size (low 32 bits) and allocating thread id (high 32 bits)
  *   [S - 8, S)       seal: a hash of (address, meta) that says "live" or "freed"
  *
