@@ -24,7 +24,7 @@ static inline void *hak_alloc_fast(size_t n)
         c = hak_size_class(n);
     else
         return hak_alloc_slow(n);
-    hak_bin_t *b = &hak_tls.bins[c];
+    hak_bin_t *b = &hak_thread->bins[c];
     HAK_BIN_IN_REG(b);
     void *p = b->head;
     if (HAK_LIKELY(p != NULL)) {
@@ -41,7 +41,7 @@ static inline void *hak_alloc_fast(size_t n)
 static inline void hak_free_fast(void *p)
 {
     if (HAK_LIKELY(hak_ss_contains(p))) {      /* false for NULL, foreign and large pointers */
-        hak_bin_t *b = &hak_tls.bins[hak_ss_of(p)->unit_class[hak_ss_unit(p)]];
+        hak_bin_t *b = &hak_thread->bins[hak_ss_of(p)->unit_class[hak_ss_unit(p)]];
         HAK_BIN_IN_REG(b);
         if (HAK_LIKELY(b->room != 0)) {
             *(void **)p = b->head;

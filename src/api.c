@@ -17,7 +17,9 @@
 #include <string.h>
 #include <malloc.h>
 
-HAK_TLS hak_tls_t hak_tls;
+HAK_TLS hak_tls_t *hak_thread = (hak_tls_t *)&hak_tls_fresh;
+const hak_tls_t hak_tls_fresh = { .state = HAK_TLS_FRESH };
+const hak_tls_t hak_tls_dead = { .state = HAK_TLS_DEAD };
 
 /* ---- slow paths ------------------------------------------------------------ */
 
@@ -42,11 +44,9 @@ static void *alloc_class(unsigned cls, size_t n)
 {
     if (!hak_tune.tier_on[hak_class_tier(cls)])
         return hak_sys_malloc(n);
-    hak_tls_t *t = &hak_tls;
-    if (HAK_UNLIKELY(t->state != HAK_TLS_ACTIVE)) {
-        if (t->state == HAK_TLS_DEAD || !hak_thread_attach())
-            return alloc_class_shared(cls);
-    }
+    hak_tls_t *t = hak_thread;
+    if (HAK_UNLIKELY(t->state != HAK_TLS_ACTIVE) && (t->state == HAK_TLS_DEAD || !(t = hak_thread_attach())))
+        return alloc_class_shared(cls);
     hak_bin_t *b = &t->bins[cls];
     void *p = b->head;
     if (p) {
@@ -163,14 +163,12 @@ static void grow_bin(hak_bin_t *b, unsigned cls)
 
 static void free_block(void *p, hak_superslab_t *ss, unsigned cls)
 {
-    hak_tls_t *t = &hak_tls;
-    if (HAK_UNLIKELY(t->state != HAK_TLS_ACTIVE)) {
-        if (t->state == HAK_TLS_DEAD || !hak_thread_attach()) {
-            hak_shared_enter();
-            hak_heap_return(hak_shared_heap, p, ss);
-            hak_shared_leave();
-            return;
-        }
+    hak_tls_t *t = hak_thread;
+    if (HAK_UNLIKELY(t->state != HAK_TLS_ACTIVE) && (t->state == HAK_TLS_DEAD || !(t = hak_thread_attach()))) {
+        hak_shared_enter();
+        hak_heap_return(hak_shared_heap, p, ss);
+        hak_shared_leave();
+        return;
     }
     hak_bin_t *b = &t->bins[cls];
 #if HAK_HAS_STATS
@@ -432,7 +430,7 @@ HAK_EXPORT int hak_malloc_trim(size_t pad)
     (void)pad;
     hak_ensure_init();
     size_t released = 0;
-    hak_tls_t *t = &hak_tls;
+    hak_tls_t *t = hak_thread;
     if (t->state == HAK_TLS_ACTIVE) {
         for (unsigned c = 0; c < HAK_NCLASS; c++)
             if (hak_bin_count(&t->bins[c]))

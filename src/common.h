@@ -13,6 +13,8 @@
 #define HAK_EXPORT      __attribute__((visibility("default")))
 #define HAK_NOINLINE    __attribute__((noinline))
 #define HAK_COLD        __attribute__((cold, noinline))
+/* Initial-exec: the fast path reads it with no call. Scalars only (a pointer, flags): the whole
+ * static TLS must stay within glibc's surplus for dlopen (tests/core/test_dlopen.py). */
 #define HAK_TLS         __thread __attribute__((tls_model("initial-exec")))
 
 #ifndef HAK_DEBUG

@@ -215,7 +215,7 @@ void hak_decay_wake(void)
     }
     /* pthread_create allocates (through us): only a thread that owns its heap, and so holds no
      * allocator lock here, may start the decay thread; others leave it to the next kick. */
-    if (!atomic_load_explicit(&started, memory_order_relaxed) && hak_tls.state != HAK_TLS_ACTIVE &&
+    if (!atomic_load_explicit(&started, memory_order_relaxed) && hak_thread->state != HAK_TLS_ACTIVE &&
         !hak_decay_safe_point)
         return;
     pthread_mutex_lock(&tlock);

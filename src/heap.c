@@ -303,21 +303,19 @@ static uint32_t slab_take(hak_heap_t *h, hak_slab_t *s, chain_t *c, uint32_t wan
  * their memory decays back to the kernel. Its next refill (it allocates again) restores the bins. */
 #define STORM_FLUSHES 64
 
-static HAK_TLS struct {
-    uint32_t flushes;              /* local flushes since the last refill */
-    int active;
-    uint64_t pending[2];           /* bins still to shrink (HAK_NBINS <= 128) */
-} storm;
 _Atomic uint64_t hak_storm_count;  /* reported with the SuperSlab counters */
 
 static void storm_restore(hak_heap_t *h)
 {
-    hak_tls_t *t = &hak_tls;
-    storm.flushes = 0;
-    if (!storm.active || t->heap != h)
+    hak_tls_t *t = hak_thread;
+    if (t->heap != h)
         return;
-    storm.active = 0;
-    storm.pending[0] = storm.pending[1] = 0;
+    hak_storm_t *storm = &t->storm;
+    storm->flushes = 0;
+    if (!storm->active)
+        return;
+    storm->active = 0;
+    storm->pending[0] = storm->pending[1] = 0;
     for (unsigned c = 0; c < HAK_NBINS; c++) {
         hak_bin_t *b = &t->bins[c];
         if (b->cap != 1 || hak_tune.cap[c] <= 1)
@@ -333,15 +331,16 @@ static void storm_restore(hak_heap_t *h)
  * whose head, cap and room it may still rewrite when we return (bin_flush, a learner's resize). */
 static void storm_shrink(hak_heap_t *h, unsigned busy)
 {
-    hak_tls_t *t = &hak_tls;
+    hak_tls_t *t = hak_thread;
+    hak_storm_t *storm = &t->storm;
     for (unsigned w = 0; w < 2; w++) {
-        uint64_t m = storm.pending[w];
+        uint64_t m = storm->pending[w];
         while (m) {
             unsigned c = w * 64 + (unsigned)__builtin_ctzll(m);
             m &= m - 1;
             if (c == busy || c >= HAK_NBINS)
                 continue;
-            storm.pending[w] &= ~(1ull << (c & 63));
+            storm->pending[w] &= ~(1ull << (c & 63));
             hak_bin_t *b = &t->bins[c];
             if (b->cap <= 1)
                 continue;
@@ -363,18 +362,19 @@ static void storm_shrink(hak_heap_t *h, unsigned busy)
 static void storm_note_flush(hak_heap_t *h, unsigned busy)
 {
 #if HAK_FEATURE_BATCH_MADVISE
-    hak_tls_t *t = &hak_tls;
+    hak_tls_t *t = hak_thread;
     if (t->state != HAK_TLS_ACTIVE || t->heap != h)
         return;
-    if (!storm.active) {
-        if (++storm.flushes < STORM_FLUSHES)
+    hak_storm_t *storm = &t->storm;
+    if (!storm->active) {
+        if (++storm->flushes < STORM_FLUSHES)
             return;
-        storm.active = 1;
+        storm->active = 1;
         atomic_fetch_add_explicit(&hak_storm_count, 1, memory_order_relaxed);
-        storm.pending[0] = ~0ull;
-        storm.pending[1] = HAK_NBINS >= 128 ? ~0ull : (1ull << (HAK_NBINS - 64)) - 1;
+        storm->pending[0] = ~0ull;
+        storm->pending[1] = HAK_NBINS >= 128 ? ~0ull : (1ull << (HAK_NBINS - 64)) - 1;
     }
-    if ((storm.pending[0] | storm.pending[1]) == 0)
+    if ((storm->pending[0] | storm->pending[1]) == 0)
         return;
 #if !(HAK_FEATURE_ALLOC_LEARN || HAK_FEATURE_CAP_LEARN)
     /* Without the learners the only callers are bin_flush (pushes one block into the bin next: fine
@@ -404,7 +404,7 @@ static void adapt_drain(hak_heap_t *h)
 void *hak_heap_refill(hak_heap_t *h, hak_bin_t *bin, unsigned cls, unsigned want)
 {
     chain_t c = { NULL, NULL, 0 };
-    if (HAK_UNLIKELY(storm.flushes))
+    if (HAK_UNLIKELY(hak_thread->storm.flushes))
         storm_restore(h);
     if (atomic_load_explicit(&h->ready, memory_order_relaxed))
         collect_ready(h);

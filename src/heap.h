@@ -5,6 +5,7 @@
 #include "common.h"
 #include "size_class.h"
 #include "superslab.h"
+#include "learn/learn_thread.h"
 
 #include <pthread.h>
 
@@ -25,14 +26,32 @@ static inline uint32_t hak_bin_count(const hak_bin_t *b)
 
 enum hak_tls_state { HAK_TLS_FRESH, HAK_TLS_ACTIVE, HAK_TLS_DEAD };
 
+/* A thread that only frees (heap.c: free storms). */
+typedef struct hak_storm {
+    uint32_t flushes;              /* local flushes since the last refill */
+    int active;
+    uint64_t pending[2];           /* bins still to shrink (HAK_NBINS <= 128) */
+} hak_storm_t;
+
+/* A thread's cache. It lives in the heap the thread is attached to (hak_heap_t.cache) and is reached
+ * through hak_thread, so a heap handed to the next thread brings a cache that starts at zero. */
 typedef struct hak_tls {
     hak_bin_t bins[HAK_NBINS];     /* the fast path touches only this array */
     struct hak_heap *heap;
     int state;                     /* enum hak_tls_state */
     uint32_t heap_id;              /* heap->id while ACTIVE, else 0: large blocks name their allocator by it */
+    hak_storm_t storm;
+#if HAK_HAS_LEARN_HOOKS
+    hak_learn_thread_t learn;
+#endif
 } hak_tls_t;
 
-extern HAK_TLS hak_tls_t hak_tls;
+/* The calling thread's cache: the one pointer of the library's static TLS (beside a few scalar
+ * flags), so the TLS fits glibc's surplus and the library loads with dlopen. Before the thread has a
+ * heap and after it exits, it points at a shared read-only cache with no room (fresh or dead): the
+ * fast paths then fall through to the slow ones, which never write it. */
+extern HAK_TLS hak_tls_t *hak_thread;
+extern const hak_tls_t hak_tls_fresh, hak_tls_dead;
 
 /* Slow-path counters of a heap (owner writes, anyone reads). */
 typedef struct hak_heap_stats {
@@ -68,7 +87,7 @@ typedef struct hak_heap {
     /* Large blocks this heap's thread allocated and another thread freed, handed back (stash.h). */
     _Atomic uintptr_t inbound[HAK_STASH_INBOUND];
     _Atomic uint32_t inbound_gen;  /* hand-backs so far (any thread), like stash_gen */
-    _Alignas(64) hak_tls_t *tls;   /* thread using the heap, NULL while idle */
+    _Alignas(64) hak_tls_t *tls;   /* &cache while a thread uses the heap, NULL while idle */
     struct hak_heap *next_all, *next_idle;
     hak_heap_stats_t st;
     int drain_eager;               /* adaptive drain (experimental): set while remote frees dominate refills */
@@ -87,6 +106,7 @@ typedef struct hak_heap {
     uint32_t stash_seen;           /* stash_gen at the previous pass (under the registry lock) */
     uint32_t inbound_seen;         /* inbound_gen at the previous pass (under the registry lock) */
     uint32_t id;                   /* 1-based index in the heap table (hak_heap_by_id), 0 past its end */
+    hak_tls_t cache;               /* the attached thread's cache (hak_thread points here) */
 } hak_heap_t;
 
 extern struct hak_heap *_Atomic hak_heap_by_id[HAK_HEAP_IDS];

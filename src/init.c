@@ -170,7 +170,7 @@ static void fork_child(void)
     hak_meta_fork_unlock();
     hak_ss_fork_child();
     hak_bigcache_fork_child();
-    hak_heap_fork_child(hak_tls.heap);   /* re-initialises the registry and shared locks */
+    hak_heap_fork_child(hak_thread->heap);   /* re-initialises the registry and shared locks */
     hak_decay_fork_child();              /* no decay thread in the child: the next kick starts one */
 }
 
@@ -228,24 +228,27 @@ __attribute__((constructor)) static void hak_constructor(void)
 
 /* ---- threads --------------------------------------------------------------------- */
 
-int hak_thread_attach(void)
+hak_tls_t *hak_thread_attach(void)
 {
-    hak_tls_t *t = &hak_tls;
+    hak_tls_t *t = hak_thread;
     if (t->state == HAK_TLS_ACTIVE)
-        return 1;
+        return t;
     if (t->state == HAK_TLS_DEAD || atomic_load_explicit(&hak_ready, memory_order_acquire) != 2)
-        return 0;
+        return NULL;
     hak_heap_t *h = hak_heap_acquire();
     if (!h)
-        return 0;
-    h->tls = t;
+        return NULL;
+    t = &h->cache;
+    memset(t, 0, sizeof *t);       /* the previous thread's cache was emptied and its counters folded */
     t->heap = h;
     for (unsigned c = 0; c < HAK_NBINS; c++)
         t->bins[c].cap = t->bins[c].room = hak_tune.cap[c];
     t->heap_id = h->id;
     t->state = HAK_TLS_ACTIVE;
+    h->tls = t;
+    hak_thread = t;
     pthread_setspecific(thread_key, t);
-    return 1;
+    return t;
 }
 
 /* Thread exit: every cached block goes home, counters are kept, the heap waits for the next thread. */
@@ -255,6 +258,7 @@ static void thread_exit(void *arg)
     if (t->state != HAK_TLS_ACTIVE)
         return;
     hak_heap_t *h = t->heap;
+    hak_thread = (hak_tls_t *)&hak_tls_dead;   /* from now on this thread takes the shared heap */
     t->state = HAK_TLS_DEAD;
     t->heap_id = 0;
     for (unsigned c = 0; c < HAK_NBINS; c++) {

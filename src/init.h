@@ -13,7 +13,9 @@ static inline void hak_ensure_init(void)
         hak_init();
 }
 
-/* Give the calling thread a heap and its cache capacities; 0 when it cannot (no memory). */
-int hak_thread_attach(void);
+struct hak_tls;
+/* Give the calling thread a heap and a cache with its capacities: the thread's cache (hak_thread),
+ * or NULL when it cannot (no memory, the thread exited, start-up not finished). */
+struct hak_tls *hak_thread_attach(void);
 
 #endif

@@ -43,10 +43,10 @@ static unsigned entry_owner(size_t v) { return (unsigned)(v & LM_OWNER_MASK); }
 /* The allocating thread's heap id; a thread whose first request is a large block gets its heap here. */
 static unsigned owner_id(void)
 {
-    unsigned id = hak_tls.heap_id;
-    if (HAK_UNLIKELY(!id) && hak_tls.state == HAK_TLS_FRESH && hak_thread_attach())
-        id = hak_tls.heap_id;
-    return id;
+    const hak_tls_t *t = hak_thread;
+    if (HAK_UNLIKELY(t->state == HAK_TLS_FRESH) && !(t = hak_thread_attach()))
+        return 0;
+    return t->heap_id;
 }
 
 /* The entry of the block starting at p, or NULL (p not page-aligned, outside the map, or no leaf
@@ -84,7 +84,7 @@ HAK_COLD static void count_shared(int sign, uint64_t bytes)
 /* sign: +1 a new block, -1 a freed one, 0 a resized one; bytes: the change in mapped bytes, mod 2^64. */
 static inline __attribute__((always_inline)) void count_live(int sign, uint64_t bytes)
 {
-    hak_tls_t *t = &hak_tls;
+    hak_tls_t *t = hak_thread;
     if (HAK_UNLIKELY(t->state != HAK_TLS_ACTIVE)) {
         count_shared(sign, bytes);
         return;
@@ -141,7 +141,7 @@ static void give_back(uintptr_t base, size_t map, unsigned owner)
 {
 #if HAK_FEATURE_BIGCACHE
     hak_decay_safe_point = 1;     /* no lock held: the decay thread may be started from here */
-    int kept = (owner != hak_tls.heap_id && hak_stash_hand_back(owner, (void *)base, map)) ||
+    int kept = (owner != hak_thread->heap_id && hak_stash_hand_back(owner, (void *)base, map)) ||
                hak_stash_put((void *)base, map) || hak_bigcache_put((void *)base, map);
     hak_decay_safe_point = 0;
     if (kept)

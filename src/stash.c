@@ -112,7 +112,7 @@ HAK_NOINLINE static void *take_inbound(hak_heap_t *h, size_t n, size_t *size)
 
 void *hak_stash_take(size_t n, size_t *size)
 {
-    hak_tls_t *t = &hak_tls;
+    hak_tls_t *t = hak_thread;
     if (!enabled || t->state != HAK_TLS_ACTIVE)
         return NULL;
     hak_heap_t *h = t->heap;
@@ -137,7 +137,7 @@ static size_t reserve(size_t size)
 
 int hak_stash_hand_back(unsigned owner, void *base, size_t size)
 {
-    hak_tls_t *t = &hak_tls;
+    hak_tls_t *t = hak_thread;
     if (!enabled || !owner || owner >= HAK_HEAP_IDS || size > max_block || ((uintptr_t)base & ~ADDR_MASK) ||
         t->state != HAK_TLS_ACTIVE || t->heap_id == owner)
         return 0;
@@ -165,8 +165,8 @@ int hak_stash_put(void *base, size_t size)
 {
     if (!enabled || size > max_block || ((uintptr_t)base & ~ADDR_MASK))
         return 0;
-    hak_tls_t *t = &hak_tls;
-    if (t->state != HAK_TLS_ACTIVE && !hak_thread_attach())
+    hak_tls_t *t = hak_thread;
+    if (t->state != HAK_TLS_ACTIVE && !(t = hak_thread_attach()))
         return 0;
     size_t total = reserve(size);
     if (!total)

@@ -81,23 +81,7 @@ uint32_t hak_learn_refill_next(uint32_t refill, uint32_t target, double rate, ui
 #include "size_class.h"
 #include "tuning.h"
 
-typedef struct cls_state {
-    uint64_t window_start;    /* ns */
-    uint64_t last_event;      /* ns */
-    uint64_t sweep_allocs;    /* the bin's allocation count at the previous sweep */
-    uint32_t hwm;             /* most blocks the bin held in this window */
-    uint32_t base_refill;     /* the configured refill batch */
-    uint16_t events, overflows, refills;
-    uint8_t used;
-} cls_state_t;
-
-typedef struct alloc_tls {
-    uint64_t next_sweep, last_sweep;
-    uint64_t blocks;          /* moved by this thread's slow paths since the last sweep */
-    cls_state_t c[HAK_NCLASS];
-} alloc_tls_t;
-
-static HAK_TLS alloc_tls_t A;
+typedef hak_learn_cls_t cls_state_t;   /* per-thread state: learn_thread.h */
 
 /* What the statistics show: the cap each class had when a thread last resized it, and how often. */
 static _Atomic uint32_t g_cap[HAK_NCLASS];
@@ -168,9 +152,10 @@ static void evaluate(hak_tls_t *t, hak_bin_t *b, unsigned cls, cls_state_t *s, u
 
 void hak_learn_alloc_event(hak_tls_t *t, hak_bin_t *b, unsigned cls, int overflow, uint64_t now)
 {
+    hak_learn_alloc_thread_t *A = &t->learn.alloc;
     if (!hak_cfg.adaptive_sizing)
         return;
-    cls_state_t *s = &A.c[cls];
+    cls_state_t *s = &A->c[cls];
     if (!s->used) {
         announce();
         s->used = 1;
@@ -192,7 +177,7 @@ void hak_learn_alloc_event(hak_tls_t *t, hak_bin_t *b, unsigned cls, int overflo
         s->hwm = seen;
     s->events++;
     s->last_event = now;
-    A.blocks += overflow ? b->cap / 2 + 1 : seen + 1;
+    A->blocks += overflow ? b->cap / 2 + 1 : seen + 1;
     if (s->events >= HAK_LEARN_EVAL_EVENTS || now - s->window_start >= HAK_LEARN_EVAL_NS)
         evaluate(t, b, cls, s, now, s->events < HAK_LEARN_EVAL_EVENTS, 0);
 }
@@ -202,14 +187,15 @@ void hak_learn_alloc_event(hak_tls_t *t, hak_bin_t *b, unsigned cls, int overflo
  * now. A class the thread stopped using shrinks step by step, and its blocks above the new cap go home. */
 void hak_learn_alloc_sweep(hak_tls_t *t, uint64_t now)
 {
-    if (!hak_cfg.adaptive_sizing || (now < A.next_sweep && A.blocks < (uint64_t)hak_cfg.alloc_learn_window))
+    hak_learn_alloc_thread_t *A = &t->learn.alloc;
+    if (!hak_cfg.adaptive_sizing || (now < A->next_sweep && A->blocks < (uint64_t)hak_cfg.alloc_learn_window))
         return;
-    uint64_t since = A.last_sweep;
-    A.last_sweep = now;
-    A.next_sweep = now + HAK_LEARN_EVAL_NS;
-    A.blocks = 0;
+    uint64_t since = A->last_sweep;
+    A->last_sweep = now;
+    A->next_sweep = now + HAK_LEARN_EVAL_NS;
+    A->blocks = 0;
     for (unsigned c = 0; c < HAK_NCLASS; c++) {
-        cls_state_t *s = &A.c[c];
+        cls_state_t *s = &A->c[c];
         hak_bin_t *b = &t->bins[c];
         if (!s->used || b->cap == 0 || s->last_event > since || s->window_start > since)
             continue;

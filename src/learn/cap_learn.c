@@ -61,7 +61,7 @@ int hak_learn_cap_decide(const hak_learn_cap_params_t *p, uint64_t hits, uint64_
 
 #include <pthread.h>
 
-#define MID_MAX 32                        /* MID classes: (8 KiB, 32 KiB], 16 with 8 per doubling */
+#define MID_MAX HAK_LEARN_MID_MAX
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static unsigned mid_first, mid_count;     /* constant after init_once */
@@ -76,18 +76,6 @@ static _Atomic uint64_t g_window_start_ms, g_windows, g_tier_hits, g_tier_misses
 static pthread_mutex_t decide_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t last_change_ms[MID_MAX];  /* under decide_lock */
 
-typedef struct cap_tls {
-    uint32_t gen;
-    uint64_t last_publish_ms;
-    struct {
-        uint64_t last_allocs;
-        uint32_t hits, misses, prev_batch;
-        uint8_t seen;
-    } m[MID_MAX];
-    uint32_t pending;
-} cap_tls_t;
-
-static HAK_TLS cap_tls_t C;
 
 static void init_once(void)
 {
@@ -160,17 +148,17 @@ static void decide(uint64_t now_ms)
         atomic_fetch_add_explicit(&g_gen, 1, memory_order_release);
 }
 
-static void publish(uint64_t now_ms)
+static void publish(hak_learn_cap_thread_t *C, uint64_t now_ms)
 {
     for (unsigned i = 0; i < mid_count; i++) {
-        if (C.m[i].hits)
-            atomic_fetch_add_explicit(&g_hits[i], C.m[i].hits, memory_order_relaxed);
-        if (C.m[i].misses)
-            atomic_fetch_add_explicit(&g_misses[i], C.m[i].misses, memory_order_relaxed);
-        C.m[i].hits = C.m[i].misses = 0;
+        if (C->m[i].hits)
+            atomic_fetch_add_explicit(&g_hits[i], C->m[i].hits, memory_order_relaxed);
+        if (C->m[i].misses)
+            atomic_fetch_add_explicit(&g_misses[i], C->m[i].misses, memory_order_relaxed);
+        C->m[i].hits = C->m[i].misses = 0;
     }
-    C.pending = 0;
-    C.last_publish_ms = now_ms;
+    C->pending = 0;
+    C->last_publish_ms = now_ms;
     uint64_t start = atomic_load_explicit(&g_window_start_ms, memory_order_relaxed);
     if (now_ms < start || now_ms - start < (uint64_t)hak_cfg.learn_window_ms)   /* clocks are per thread */
         return;
@@ -187,10 +175,11 @@ static void publish(uint64_t now_ms)
 /* Adopt the current caps for this thread's MID bins. */
 static void adopt(hak_tls_t *t)
 {
+    hak_learn_cap_thread_t *C = &t->learn.cap;
     uint32_t gen = atomic_load_explicit(&g_gen, memory_order_acquire);
-    if (gen == C.gen)
+    if (gen == C->gen)
         return;
-    C.gen = gen;
+    C->gen = gen;
     for (unsigned i = 0; i < mid_count; i++) {
         hak_bin_t *b = &t->bins[mid_first + i];
         uint32_t nc = atomic_load_explicit(&g_cap[i], memory_order_relaxed);
@@ -201,35 +190,36 @@ static void adopt(hak_tls_t *t)
 
 void hak_learn_cap_event(hak_tls_t *t, hak_bin_t *b, unsigned cls, int overflow, uint64_t now)
 {
+    hak_learn_cap_thread_t *C = &t->learn.cap;
     unsigned i = cls - mid_first;
     uint64_t now_ms = now / 1000000;
 #if HAK_HAS_STATS
     /* Every allocation a bin serves is a pop (hit) or a refill (miss): hits = allocs - refills. */
     uint64_t allocs = hak_counter_get(&b->allocs);
-    if (C.m[i].seen) {
-        uint64_t d = allocs - C.m[i].last_allocs;
-        C.m[i].hits += (uint32_t)d;
+    if (C->m[i].seen) {
+        uint64_t d = allocs - C->m[i].last_allocs;
+        C->m[i].hits += (uint32_t)d;
     }
-    C.m[i].last_allocs = allocs;
-    C.m[i].seen = 1;
+    C->m[i].last_allocs = allocs;
+    C->m[i].seen = 1;
     if (!overflow) {
-        C.m[i].misses++;
-        if (C.m[i].hits)
-            C.m[i].hits--;                /* the previous refill's own allocation was counted as served */
-        C.pending++;
+        C->m[i].misses++;
+        if (C->m[i].hits)
+            C->m[i].hits--;                /* the previous refill's own allocation was counted as served */
+        C->pending++;
     }
 #else
     /* Without per-bin counters: the blocks the previous refill left in the bin were popped. */
     if (!overflow) {
-        C.m[i].hits += C.m[i].prev_batch;
-        C.m[i].misses++;
+        C->m[i].hits += C->m[i].prev_batch;
+        C->m[i].misses++;
         uint32_t r = t->heap->refill[cls];
-        C.m[i].prev_batch = r < b->cap ? r : b->cap;
-        C.pending++;
+        C->m[i].prev_batch = r < b->cap ? r : b->cap;
+        C->pending++;
     }
 #endif
-    if (C.pending >= 16 || now_ms >= C.last_publish_ms + 100)
-        publish(now_ms);
+    if (C->pending >= 16 || now_ms >= C->last_publish_ms + 100)
+        publish(C, now_ms);
     adopt(t);
 }
 

@@ -93,13 +93,12 @@ static int learning_on(void)
 
 /* The clock, read on every 8th event of a thread: the learners' windows are 100 ms and more, and a
  * thread that goes 8 events without reading it is busy enough for the reading to be fresh. */
-static HAK_TLS struct { uint64_t now; uint32_t n; } clk;
 
 static void on_event(hak_tls_t *t, hak_bin_t *b, unsigned cls, int overflow)
 {
-    if ((clk.n++ & 7) == 0)
-        clk.now = hak_learn_now_ns();
-    uint64_t now = clk.now;
+    if ((t->learn.clock.n++ & 7) == 0)
+        t->learn.clock.now = hak_learn_now_ns();
+    uint64_t now = t->learn.clock.now;
 #if HAK_FEATURE_MEM_LEARN
     {
         uint32_t r = t->heap->refill[cls];
@@ -131,9 +130,9 @@ void hak_learn_on_refill(hak_tls_t *t, hak_bin_t *b, unsigned cls)
         /* No cache to size (integrity checks, tracing, a class bypassed): every allocation comes
          * here, and only memory learning has something to learn from it. */
 #if HAK_FEATURE_MEM_LEARN
-        if ((clk.n++ & 7) == 0)
-            clk.now = hak_learn_now_ns();
-        hak_learn_mem_event(t, 1, clk.now);
+        if ((t->learn.clock.n++ & 7) == 0)
+            t->learn.clock.now = hak_learn_now_ns();
+        hak_learn_mem_event(t, 1, t->learn.clock.now);
 #endif
         return;
     }

@@ -152,10 +152,7 @@ const char *hak_elo_phase_name(int phase);
 
 /* ======================================================================== allocator hooks */
 #ifndef HAK_LEARN_PURE_ONLY
-#include "common.h"
-
-#define HAK_HAS_LEARN_HOOKS (HAK_FEATURE_ALLOC_LEARN || HAK_FEATURE_CAP_LEARN || HAK_FEATURE_MEM_LEARN)
-#define HAK_HAS_LEARNING    (HAK_HAS_LEARN_HOOKS || HAK_FEATURE_ELO)
+#include "learn_thread.h"   /* HAK_HAS_LEARN_HOOKS, the per-thread state */
 
 struct hak_tls;
 struct hak_bin;

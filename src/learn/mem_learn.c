@@ -211,11 +211,6 @@ static int w_ready;                       /* under wmax_lock */
 static _Atomic uint64_t g_wmax_milli;     /* W_MAX in force, x1000; 0 = W_MAX learning off */
 static _Atomic uint64_t g_w_adopted, g_w_rejected, g_w_trials;
 
-typedef struct mem_tls {
-    uint32_t ops;
-    uint32_t trim_seen;
-} mem_tls_t;
-static HAK_TLS mem_tls_t T;
 
 static int log_on(void)
 {
@@ -224,22 +219,23 @@ static int log_on(void)
 
 void hak_learn_mem_event(hak_tls_t *t, uint32_t blocks, uint64_t now)
 {
+    hak_learn_mem_thread_t *T = &t->learn.mem;
     if (!hak_cfg.mem_learn)
         return;
     uint32_t epoch = atomic_load_explicit(&g_trim_epoch, memory_order_relaxed);
-    if (epoch != T.trim_seen) {
-        T.trim_seen = epoch;
+    if (epoch != T->trim_seen) {
+        T->trim_seen = epoch;
         size_t r = hak_heap_trim(t->heap);    /* our own heap: owner-only, no lock needed */
         if (r) {
             r += hak_ss_cache_trim(0);        /* SuperSlabs it emptied went to the cache */
             atomic_fetch_add_explicit(&g_trimmed_bytes, r, memory_order_relaxed);
         }
     }
-    T.ops += blocks ? blocks : 1;
-    if (T.ops < 256)
+    T->ops += blocks ? blocks : 1;
+    if (T->ops < 256)
         return;
-    uint64_t ops = atomic_fetch_add_explicit(&g_ops, T.ops, memory_order_relaxed) + T.ops;
-    T.ops = 0;
+    uint64_t ops = atomic_fetch_add_explicit(&g_ops, T->ops, memory_order_relaxed) + T->ops;
+    T->ops = 0;
     uint64_t now_ms = now / 1000000;
     if (ops < (uint64_t)hak_cfg.mem_learn_window ||
         now_ms < atomic_load_explicit(&g_last_ms, memory_order_relaxed) + 100)   /* per-thread clocks */
