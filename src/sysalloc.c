@@ -35,6 +35,11 @@ static const sys_fns_t *fns(void)
         sys.free = (void (*)(void *))dlsym(RTLD_NEXT, "free");
         sys.usable = (size_t (*)(void *))dlsym(RTLD_NEXT, "malloc_usable_size");
         sys.mallinfo2 = (struct mallinfo2 (*)(void))dlsym(RTLD_NEXT, "mallinfo2");
+        /* glibc sets its allocator up on first use without a lock, and gives the main arena to the
+         * thread that makes that first call. With us in front, that call may come from two threads at
+         * once; both then hold the main arena on a count of one, and glibc aborts when the second
+         * exits ("attached_threads > 0"). Make the first call here, while other threads wait. */
+        sys.free(sys.malloc(1));
         atomic_store_explicit(&sys_state, 2, memory_order_release);
         return &sys;
     }
