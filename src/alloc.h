@@ -14,6 +14,8 @@
 
 void *hak_alloc_slow(size_t n);
 void  hak_free_slow(void *p);
+/* hak_free_slow after, under integrity checks, verifying that n is the size the block was asked for. */
+void  hak_free_sized_slow(void *p, size_t n);
 
 static inline void *hak_alloc_fast(size_t n)
 {
@@ -38,22 +40,44 @@ static inline void *hak_alloc_fast(size_t n)
     return hak_alloc_slow(n);
 }
 
+/* Push p onto the thread's bin of class cls if it has room: the one push both free fast paths share.
+ * 0 sends the caller to its slow path (bin full, or capacity 0: thread not set up, checks on). */
+static inline int hak_bin_push(unsigned cls, void *p)
+{
+    hak_bin_t *b = &hak_tls.bins[cls];
+    HAK_BIN_IN_REG(b);
+    if (HAK_LIKELY(b->room != 0)) {
+        *(void **)p = b->head;
+        b->head = p;
+        b->room--;
+#if HAK_HAS_STATS
+        hak_counter_add(&b->frees, 1);
+#endif
+        return 1;
+    }
+    return 0;
+}
+
 static inline void hak_free_fast(void *p)
 {
-    if (HAK_LIKELY(hak_ss_contains(p))) {      /* false for NULL, foreign and large pointers */
-        hak_bin_t *b = &hak_tls.bins[hak_ss_of(p)->unit_class[hak_ss_unit(p)]];
-        HAK_BIN_IN_REG(b);
-        if (HAK_LIKELY(b->room != 0)) {
-            *(void **)p = b->head;
-            b->head = p;
-            b->room--;
-#if HAK_HAS_STATS
-            hak_counter_add(&b->frees, 1);
-#endif
-            return;
-        }
-    }
+    if (HAK_LIKELY(hak_ss_contains(p)) &&      /* false for NULL, foreign and large pointers */
+        HAK_LIKELY(hak_bin_push(hak_ss_of(p)->unit_class[hak_ss_unit(p)], p)))
+        return;
     hak_free_slow(p);
+}
+
+/* C++ sized delete of a block allocated as hak_alloc_fast(n): every slab block of a request of n bytes
+ * is of class hak_size_class(n) (the slow path picks the same class; integrity checks, which pad the
+ * request, run with capacity 0 and so never reach the push), so the size names the bin and the
+ * SuperSlab header is not read; a size above the slabs names the bin that never has room. The byte
+ * map still proves the block is ours: a foreign, large or system block goes to the slow path, which
+ * also checks the size under integrity checks. A wrong size is the program's undefined behaviour, as
+ * with every allocator that trusts it. */
+static inline void hak_free_sized_fast(void *p, size_t n)
+{
+    if (HAK_LIKELY(hak_ss_contains(p)) && HAK_LIKELY(hak_bin_push(hak_request_class(n), p)))
+        return;
+    hak_free_sized_slow(p, n);
 }
 
 #endif
