@@ -22,16 +22,6 @@ static inline unsigned hak_size_class(size_t n)
     return 8u * (k - 7u) + (unsigned)((m >> (k - 3)) & 7u) + 8u;
 }
 
-/* The class that serves a request of n bytes from a slab, HAK_NO_CLASS above the slab sizes (whose
- * cache bin never has room or blocks, so a fast path that uses it falls to its slow path unbranched).
- * The common small case is tested first: one compare and a table load. */
-static inline unsigned hak_request_class(size_t n)
-{
-    if (HAK_LIKELY(n <= 1024))
-        return hak_class_small[(n + 15) >> 4];
-    return n <= HAK_SMALL_MAX ? hak_size_class(n) : HAK_NO_CLASS;
-}
-
 static inline unsigned hak_class_tier(unsigned cls)
 {
     uint32_t s = hak_class_size[cls];
