@@ -9,6 +9,7 @@ from typing import Mapping, Sequence
 
 import cbuild
 import support
+from support import hakmem_lines  # noqa: F401  (used by the tests through this module)
 
 HERE = Path(__file__).resolve().parent
 CDIR = HERE / "c"
@@ -58,7 +59,3 @@ def operator_symbols(exe: Path) -> list[str]:
 def needed(path: Path) -> list[str]:
     out = subprocess.run(["readelf", "-d", str(path)], capture_output=True, text=True, check=True).stdout
     return [l.split("[")[1].rstrip("]") for l in out.splitlines() if "(NEEDED)" in l]
-
-
-def hakmem_lines(stderr: str) -> list[str]:
-    return [l for l in stderr.splitlines() if l.startswith("hakmem: ")]
