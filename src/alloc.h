@@ -14,6 +14,8 @@
 
 void *hak_alloc_slow(size_t n);
 void  hak_free_slow(void *p);
+/* hak_free_slow after, under integrity checks, verifying that n is the size the block was asked for. */
+void  hak_free_sized_slow(void *p, size_t n);
 
 static inline void *hak_alloc_fast(size_t n)
 {
@@ -38,22 +40,54 @@ static inline void *hak_alloc_fast(size_t n)
     return hak_alloc_slow(n);
 }
 
+/* Push p onto the thread's bin of class cls if it has room: the one push both free fast paths share.
+ * 0 sends the caller to its slow path (bin full, or capacity 0: thread not set up, checks on). */
+static inline int hak_bin_push(unsigned cls, void *p)
+{
+    hak_bin_t *b = &hak_thread->bins[cls];
+    HAK_BIN_IN_REG(b);
+    if (HAK_LIKELY(b->room != 0)) {
+        *(void **)p = b->head;
+        b->head = p;
+        b->room--;
+#if HAK_HAS_STATS
+        hak_counter_add(&b->frees, 1);
+#endif
+        return 1;
+    }
+    return 0;
+}
+
+/* The class of a block of ours, from its SuperSlab's header: the lookup every unsized free makes. */
+static inline unsigned hak_block_class(const void *p)
+{
+    return hak_ss_of(p)->unit_class[hak_ss_unit(p)];
+}
+
 static inline void hak_free_fast(void *p)
 {
-    if (HAK_LIKELY(hak_ss_contains(p))) {      /* false for NULL, foreign and large pointers */
-        hak_bin_t *b = &hak_thread->bins[hak_ss_of(p)->unit_class[hak_ss_unit(p)]];
-        HAK_BIN_IN_REG(b);
-        if (HAK_LIKELY(b->room != 0)) {
-            *(void **)p = b->head;
-            b->head = p;
-            b->room--;
-#if HAK_HAS_STATS
-            hak_counter_add(&b->frees, 1);
-#endif
-            return;
-        }
-    }
+    if (HAK_LIKELY(hak_ss_contains(p)) &&      /* false for NULL, foreign and large pointers */
+        HAK_LIKELY(hak_bin_push(hak_block_class(p), p)))
+        return;
     hak_free_slow(p);
+}
+
+/* C++ sized delete of a block allocated as hak_alloc_fast(n). A slab block of a request of n bytes is
+ * of class hak_size_class(n) (the slow path picks the same class; integrity checks, which pad the
+ * request, run with capacity 0 and so never reach the push), so up to 1 KiB the size names the bin
+ * with one compare and a load from a small hot table, and the block's SuperSlab header is not read.
+ * Above 1 KiB the size-to-class arithmetic costs more instructions than the header byte, so the
+ * header names it, as for free. The byte map still proves the block is ours: a foreign, large or
+ * system block goes to the slow path, which also checks the size under integrity checks. A wrong
+ * size is the program's undefined behaviour, as with every allocator that trusts it. */
+static inline void hak_free_sized_fast(void *p, size_t n)
+{
+    if (HAK_LIKELY(hak_ss_contains(p))) {
+        unsigned cls = HAK_LIKELY(n <= 1024) ? hak_class_small[(n + 15) >> 4] : hak_block_class(p);
+        if (HAK_LIKELY(hak_bin_push(cls, p)))
+            return;
+    }
+    hak_free_sized_slow(p, n);
 }
 
 #endif

@@ -233,6 +233,16 @@ HAK_NOINLINE void hak_free_slow(void *p)
     free_block(p, ss, cls);
 }
 
+/* Sized delete's slow path (bin full, block not in a SuperSlab, or checks on): the size is verified
+ * against the block under integrity checks, then the block takes the ordinary free path, which finds
+ * its class (the size alone does not name it for large, system or over-aligned blocks). */
+HAK_NOINLINE void hak_free_sized_slow(void *p, size_t n)
+{
+    if (HAK_UNLIKELY(hak_tune.integrity) && p)
+        hak_integrity_check_size("operator delete()", p, n);
+    hak_free_slow(p);
+}
+
 /* ---- the API --------------------------------------------------------------- */
 
 HAK_EXPORT void *hak_malloc(size_t n) { return hak_alloc_fast(n); }

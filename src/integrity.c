@@ -3,6 +3,7 @@
  * address, the size class, the allocating thread) followed by abort(), as glibc does. */
 #define _GNU_SOURCE
 #include "integrity.h"
+#include "large.h"
 #include "log.h"
 #include "tuning.h"
 
@@ -136,7 +137,8 @@ HAK_NO_SANITIZE size_t hak_integrity_check(const char *what, void *p, hak_supers
     return n;
 }
 
-HAK_NO_SANITIZE size_t hak_integrity_usable(const void *p, unsigned cls)
+/* The size asked for of the checked block p of class cls, when its seal says it is live. */
+static HAK_NO_SANITIZE int live_request(const void *p, unsigned cls, size_t *asked)
 {
     const unsigned char *b = p;
     size_t end = hak_class_size[cls] - HAK_INTEGRITY_TAIL;
@@ -145,7 +147,32 @@ HAK_NO_SANITIZE size_t hak_integrity_usable(const void *p, unsigned cls)
     memcpy(&seal, b + end + 8, 8);
     if (seal != seal_of(p, meta, SEAL_LIVE))
         return 0;
-    return (size_t)(uint32_t)meta;
+    *asked = (size_t)(uint32_t)meta;
+    return 1;
+}
+
+size_t hak_integrity_usable(const void *p, unsigned cls)
+{
+    size_t asked;
+    return live_request(p, cls, &asked) ? asked : 0;
+}
+
+HAK_NO_SANITIZE void hak_integrity_check_size(const char *what, void *p, size_t n)
+{
+    hak_superslab_t *ss = hak_ss_lookup(p);
+    if (ss) {
+        unsigned cls = ss->unit_class[hak_ss_unit(p)];
+        size_t asked;
+        if (cls == HAK_NO_CLASS || !block_start(ss, p) || !live_request(p, cls, &asked) || asked == n)
+            return;
+        hak_fatal("%s: size mismatch for %p: %zu bytes given, the block is %zu bytes (%s size class %u, %u B)",
+                  what, p, n, asked, tier_name(cls), cls, hak_class_size[cls]);
+    }
+    /* A large block may be a reused mapping bigger than its request: only a size beyond it is wrong. */
+    size_t mapped = hak_large_usable(p);
+    if (mapped && n > mapped)
+        hak_fatal("%s: size mismatch for %p: %zu bytes given, the block is at most %zu bytes (large block)",
+                  what, p, n, mapped);
 }
 
 void hak_report_invalid(const char *what, const void *p)

@@ -30,6 +30,11 @@ void hak_integrity_arm(void *p, unsigned cls, size_t n);
  * size the program asked for. `what` names the caller in the report ("free()", "realloc()"). */
 size_t hak_integrity_check(const char *what, void *p, hak_superslab_t *ss, int release);
 
+/* Sized delete of p stating n bytes: reports and aborts when p is a live block of ours whose size is
+ * not n (a slab block's request is known exactly; a large block's only as at most its mapping).
+ * Anything that is not a live block is left to the free that follows, which reports it. */
+void hak_integrity_check_size(const char *what, void *p, size_t n);
+
 /* The requested size of a live checked block (malloc_usable_size); 0 when p is not one. */
 size_t hak_integrity_usable(const void *p, unsigned cls);
 

@@ -7,6 +7,7 @@
     scons(*args, cwd=ROOT)         run SCons with this interpreter; CompletedProcess
     case_id(mode, variant)         "fast-asan"
     run_group(cmd, env, timeout)   run in its own process group, killed whole on timeout
+    hakmem_lines(stderr)           the lines hakmem itself wrote ("hakmem: ...")
 """
 from __future__ import annotations
 
@@ -136,3 +137,8 @@ def run_group(cmd, env, timeout: float, cwd=None, stdin: str | None = None) -> t
         out, err = proc.communicate()
         timed_out = True
     return proc.returncode, out, err, timed_out
+
+
+def hakmem_lines(stderr: str) -> list[str]:
+    """The lines of stderr that hakmem wrote: each of its messages is one line starting "hakmem: "."""
+    return [l for l in stderr.splitlines() if l.startswith("hakmem: ")]

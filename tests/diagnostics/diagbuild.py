@@ -25,6 +25,7 @@ run = cbuild.run
 Result = cbuild.Result
 require_so = cbuild.require_so
 clean_env = cbuild.clean_env
+hakmem_lines = support.hakmem_lines
 
 PLAIN_CFLAGS = ["-std=gnu11", "-O1", "-g", "-pthread", "-fno-builtin", "-Wall", "-Wno-free-nonheap-object",
                 "-Wno-use-after-free", "-Wno-stringop-overflow", "-Wno-array-bounds"]
@@ -55,8 +56,6 @@ def run_preloaded(name: str, mode: str, variant: str, args: Sequence[str] = (),
     return run([str(exe), *args], cbuild.preload_env(mode, variant, env), timeout, cwd=cwd)
 
 
-def hakmem_lines(stderr: str) -> list[str]:
-    return [l for l in stderr.splitlines() if l.startswith("hakmem: ")]
 
 
 def hakmem_cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
