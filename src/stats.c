@@ -271,6 +271,34 @@ static void tier_sums(const snapshot_t *s, tier_sum_t t[HAK_TIER_COUNT])
     t[HAK_TIER_LARGE].peak = peak_large;
 }
 
+void hak_stats_view(hak_stats_view_t *v)
+{
+    snapshot_t s;
+    tier_sum_t t[HAK_TIER_COUNT];
+    pthread_mutex_lock(&report_lock);
+    take_snapshot(&s);
+    tier_sums(&s, t);
+    v->peak_in_use = peak_in_use;
+    v->peak_mapped = peak_mapped;
+    pthread_mutex_unlock(&report_lock);
+    for (unsigned c = 0; c < HAK_NCLASS; c++) {
+        v->allocs[c] = s.allocs[c];
+        v->frees[c] = s.frees[c];
+        v->misses[c] = s.refills[c];
+        v->in_use[c] = s.in_use_class[c];
+    }
+    for (unsigned i = 0; i < HAK_TIER_COUNT; i++) {
+        v->tier_allocs[i] = t[i].allocs;
+        v->tier_frees[i] = t[i].frees;
+        v->tier_misses[i] = t[i].misses;
+        v->tier_in_use[i] = t[i].in_use;
+    }
+    v->heaps = s.heaps;
+    v->slabs_live = s.slabs_created - s.slabs_destroyed;
+    v->remote_frees = s.remote_frees;
+    v->usage = s.usage;
+}
+
 static char json_buf[256 * 1024];
 
 /* Called with report_lock held. */
