@@ -62,16 +62,10 @@ typedef struct sink {
 
 static void flush(sink_t *s)
 {
-    if (s->fp) {
+    if (s->fp)
         fwrite(s->buf, 1, s->len, s->fp);
-    } else {
-        for (size_t off = 0; off < s->len;) {
-            ssize_t w = write(s->fd, s->buf + off, s->len - off);
-            if (w <= 0)
-                break;
-            off += (size_t)w;
-        }
-    }
+    else
+        hak_write_all(s->fd, s->buf, s->len);
     s->len = 0;
 }
 

@@ -401,17 +401,6 @@ HAK_EXPORT const char *hak_stats_json(void)
     return j;
 }
 
-static void write_all(int fd, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w <= 0)
-            return;
-        p += w;
-        n -= (size_t)w;
-    }
-}
-
 static void fmt_bytes(char *b, size_t n, double v)
 {
     const char *u[] = { "B", "KiB", "MiB", "GiB", "TiB" };
@@ -512,7 +501,7 @@ static void print_text(int fd, int verbose)
                 put(&o, "\n");
         }
     }
-    write_all(fd, text, o.len);
+    hak_write_all(fd, text, o.len);
 }
 
 HAK_EXPORT void hak_stats_print(FILE *out)
@@ -542,7 +531,7 @@ static void write_file(void)
         hak_msg("HAKMEM_STATS_FILE=%s: cannot open for writing", path);
         return;
     }
-    write_all(fd, j, strlen(j));
+    hak_write_all(fd, j, strlen(j));
     close(fd);
 }
 

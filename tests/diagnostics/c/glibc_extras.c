@@ -68,13 +68,19 @@ static void *hak_sym(const char *name)
 #endif
 }
 
+/* The number that follows the first `key` in `text` (after `from`, when given), or -1. */
+static long long number_after(const char *text, const char *from, const char *key)
+{
+    const char *t = text && from ? strstr(text, from) : text;
+    const char *k = t ? strstr(t, key) : NULL;
+    return k ? strtoll(k + strlen(key), NULL, 10) : -1;
+}
+
 /* Bytes hakmem has mapped now ("mapped_bytes" of the stats JSON, in every mode). */
 static long long mapped_now(void)
 {
     const char *(*json)(void) = (const char *(*)(void))hak_sym("hak_stats_json");
-    const char *j = json ? json() : NULL;
-    const char *k = j ? strstr(j, "\"mapped_bytes\":") : NULL;
-    return k ? strtoll(k + strlen("\"mapped_bytes\":"), NULL, 10) : -1;
+    return number_after(json ? json() : NULL, NULL, "\"mapped_bytes\":");
 }
 
 /* The BigCache's byte cap as malloc_info reports it (max_size), or -1 without a BigCache. */
@@ -87,9 +93,7 @@ static long long bigcache_max_size(void)
         return -1;
     int rc = M(malloc_info)(0, f);
     fclose(f);
-    const char *bc = rc == 0 && buf ? strstr(buf, "<bigcache ") : NULL;
-    const char *k = bc ? strstr(bc, "max_size=\"") : NULL;
-    long long v = k ? strtoll(k + strlen("max_size=\""), NULL, 10) : -1;
+    long long v = rc == 0 ? number_after(buf, "<bigcache ", "max_size=\"") : -1;
     free(buf);   /* open_memstream's buffer comes from the libc malloc, whatever the build */
     return v;
 }
