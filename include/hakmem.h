@@ -22,6 +22,13 @@ void  *hak_pvalloc(size_t size);
 size_t hak_malloc_usable_size(const void *ptr);
 int    hak_malloc_trim(size_t pad);
 
+/* glibc's extras, answering for hakmem (release and debug also export them as malloc_stats,
+ * malloc_info and mallopt): a summary on stderr; XML in the shape of glibc's (options must be 0,
+ * else -1 and EINVAL); set the knobs glibc's options map to, 1 when applied (docs/DIAGNOSTICS.md). */
+void   hak_malloc_stats(void);
+int    hak_malloc_info(int options, FILE *fp);
+int    hak_mallopt(int param, int value);
+
 /* 1 when hakmem (not the system allocator) owns ptr. */
 int    hak_owns(const void *ptr);
 

@@ -423,6 +423,11 @@ size_t hak_bigcache_cached_bytes(void)
     return atomic_load_explicit(&cached_bytes, memory_order_relaxed);
 }
 
+size_t hak_bigcache_cached_blocks(void)
+{
+    return atomic_load_explicit(&cached_blocks, memory_order_relaxed);
+}
+
 void hak_bigcache_make_room(void)
 {
     hak_decay_range_t victims[MAX_VICTIMS];

@@ -70,8 +70,9 @@ size_t hak_bigcache_round(size_t n);
 
 /* The configured caps: total cached bytes, and the largest block kept. */
 void hak_bigcache_caps(size_t *max_bytes, size_t *max_block);
-/* Bytes in the table now (read without the lock). */
+/* Bytes and blocks in the table now (read without the lock). */
 size_t hak_bigcache_cached_bytes(void);
+size_t hak_bigcache_cached_blocks(void);
 /* Evict the oldest blocks until the table and the threads' stashes fit the byte cap together. */
 void hak_bigcache_make_room(void);
 /* The requests n a cached block of `size` bytes may serve, [*lo, *hi], by the same rule as a lookup

@@ -21,6 +21,9 @@ HAK_EXPORT void *pvalloc(size_t n) { return hak_pvalloc(n); }
 HAK_EXPORT size_t malloc_usable_size(void *p) { return hak_malloc_usable_size(p); }
 HAK_EXPORT int malloc_trim(size_t pad) { return hak_malloc_trim(pad); }
 HAK_EXPORT struct mallinfo2 mallinfo2(void) { return hak_mallinfo2(); }
+HAK_EXPORT void malloc_stats(void) { hak_malloc_stats(); }
+HAK_EXPORT int malloc_info(int options, FILE *fp) { return hak_malloc_info(options, fp); }
+HAK_EXPORT int mallopt(int param, int value) { return hak_mallopt(param, value); }
 
 HAK_EXPORT struct mallinfo mallinfo(void)
 {

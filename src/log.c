@@ -185,6 +185,17 @@ void hak_pid_path(char *buf, int size, const char *name, int add_pid)
         hak_snprintf(buf, size, "%s", name);
 }
 
+void hak_write_all(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w <= 0)
+            return;
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
 void hak_vmsg(const char *fmt, va_list ap)
 {
     char buf[1024];

@@ -15,6 +15,9 @@ enum hak_log_level { HAK_LOG_ERROR = 1, HAK_LOG_INFO = 2, HAK_LOG_VERBOSE = 3 };
 void hak_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void hak_vmsg(const char *fmt, va_list ap);
 
+/* write(2) all of [p, p + n) to fd, resuming after short writes; stops at the first error. */
+void hak_write_all(int fd, const char *p, size_t n);
+
 /* Print the message, then abort() (used by integrity checks): SIGABRT, as glibc does. */
 void hak_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 

@@ -9,7 +9,10 @@
 #include "os.h"
 
 static int enabled;
-static size_t max_bytes, max_block;   /* the BigCache's caps (fixed at start-up): stashes count too */
+/* The BigCache's caps (stashes count too); atomics because mallopt may change them at run time. */
+static _Atomic size_t max_bytes_, max_block_;
+static size_t cap_bytes(void) { return atomic_load_explicit(&max_bytes_, memory_order_relaxed); }
+static size_t cap_block(void) { return atomic_load_explicit(&max_block_, memory_order_relaxed); }
 static _Atomic size_t stashed;        /* bytes in all stashes */
 
 /* A stash word is the block's address and its size in pages together: the address is page-aligned
@@ -30,10 +33,18 @@ static size_t word_size(uintptr_t w) { return ((w >> 47) << 12 | (w & 0xfff)) * 
 void hak_stash_configure(void)
 {
 #if HAK_FEATURE_BIGCACHE
-    hak_bigcache_caps(&max_bytes, &max_block);
-    if (max_block > MAX_STASHED)
-        max_block = MAX_STASHED;
-    enabled = hak_decay_deferred() && max_bytes >= HAK_PAGE && max_block >= HAK_PAGE;
+    hak_stash_recap();
+    enabled = hak_decay_deferred() && cap_bytes() >= HAK_PAGE && cap_block() >= HAK_PAGE;
+#endif
+}
+
+void hak_stash_recap(void)
+{
+#if HAK_FEATURE_BIGCACHE
+    size_t bytes, block;
+    hak_bigcache_caps(&bytes, &block);
+    atomic_store_explicit(&max_bytes_, bytes, memory_order_relaxed);
+    atomic_store_explicit(&max_block_, block < MAX_STASHED ? block : MAX_STASHED, memory_order_relaxed);
 #endif
 }
 
@@ -128,7 +139,7 @@ void *hak_stash_take(size_t n, size_t *size)
 static size_t reserve(size_t size)
 {
     size_t total = atomic_fetch_add_explicit(&stashed, size, memory_order_relaxed) + size;
-    if (total > max_bytes) {
+    if (total > cap_bytes()) {
         atomic_fetch_sub_explicit(&stashed, size, memory_order_relaxed);
         return 0;
     }
@@ -138,7 +149,7 @@ static size_t reserve(size_t size)
 int hak_stash_hand_back(unsigned owner, void *base, size_t size)
 {
     hak_tls_t *t = hak_thread;
-    if (!enabled || !owner || owner >= HAK_HEAP_IDS || size > max_block || ((uintptr_t)base & ~ADDR_MASK) ||
+    if (!enabled || !owner || owner >= HAK_HEAP_IDS || size > cap_block() || ((uintptr_t)base & ~ADDR_MASK) ||
         t->state != HAK_TLS_ACTIVE || t->heap_id == owner)
         return 0;
     hak_heap_t *o = atomic_load_explicit(&hak_heap_by_id[owner], memory_order_acquire);
@@ -163,7 +174,7 @@ int hak_stash_hand_back(unsigned owner, void *base, size_t size)
 
 int hak_stash_put(void *base, size_t size)
 {
-    if (!enabled || size > max_block || ((uintptr_t)base & ~ADDR_MASK))
+    if (!enabled || size > cap_block() || ((uintptr_t)base & ~ADDR_MASK))
         return 0;
     hak_tls_t *t = hak_thread;
     if (t->state != HAK_TLS_ACTIVE && !(t = hak_thread_attach()))
@@ -185,7 +196,7 @@ int hak_stash_put(void *base, size_t size)
         to_bigcache(old);    /* kicks the decay thread itself */
     else
         hak_decay_kick();    /* a stashed block waits for release too */
-    if (total + hak_bigcache_cached_bytes() > max_bytes)
+    if (total + hak_bigcache_cached_bytes() > cap_bytes())
         hak_bigcache_make_room();
     return 1;
 }

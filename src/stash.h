@@ -22,6 +22,9 @@
 struct hak_heap;
 
 void   hak_stash_configure(void);                  /* from hak_tuning_init, after the BigCache's */
+/* Take the BigCache's caps again after they changed at run time (mallopt); a stash that was off
+ * at start-up stays off. */
+void   hak_stash_recap(void);
 /* This thread's stashed block when it may serve n bytes (the BigCache's W_MAX rule), else NULL. */
 void  *hak_stash_take(size_t n, size_t *size);
 /* Keep a freed block [base, base + size): 1 when kept. The block it displaces goes to the BigCache.

@@ -271,6 +271,34 @@ static void tier_sums(const snapshot_t *s, tier_sum_t t[HAK_TIER_COUNT])
     t[HAK_TIER_LARGE].peak = peak_large;
 }
 
+void hak_stats_view(hak_stats_view_t *v)
+{
+    snapshot_t s;
+    tier_sum_t t[HAK_TIER_COUNT];
+    pthread_mutex_lock(&report_lock);
+    take_snapshot(&s);
+    tier_sums(&s, t);
+    v->peak_in_use = peak_in_use;
+    v->peak_mapped = peak_mapped;
+    pthread_mutex_unlock(&report_lock);
+    for (unsigned c = 0; c < HAK_NCLASS; c++) {
+        v->allocs[c] = s.allocs[c];
+        v->frees[c] = s.frees[c];
+        v->misses[c] = s.refills[c];
+        v->in_use[c] = s.in_use_class[c];
+    }
+    for (unsigned i = 0; i < HAK_TIER_COUNT; i++) {
+        v->tier_allocs[i] = t[i].allocs;
+        v->tier_frees[i] = t[i].frees;
+        v->tier_misses[i] = t[i].misses;
+        v->tier_in_use[i] = t[i].in_use;
+    }
+    v->heaps = s.heaps;
+    v->slabs_live = s.slabs_created - s.slabs_destroyed;
+    v->remote_frees = s.remote_frees;
+    v->usage = s.usage;
+}
+
 static char json_buf[256 * 1024];
 
 /* Called with report_lock held. */
@@ -373,17 +401,6 @@ HAK_EXPORT const char *hak_stats_json(void)
     return j;
 }
 
-static void write_all(int fd, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w <= 0)
-            return;
-        p += w;
-        n -= (size_t)w;
-    }
-}
-
 static void fmt_bytes(char *b, size_t n, double v)
 {
     const char *u[] = { "B", "KiB", "MiB", "GiB", "TiB" };
@@ -484,7 +501,7 @@ static void print_text(int fd, int verbose)
                 put(&o, "\n");
         }
     }
-    write_all(fd, text, o.len);
+    hak_write_all(fd, text, o.len);
 }
 
 HAK_EXPORT void hak_stats_print(FILE *out)
@@ -514,7 +531,7 @@ static void write_file(void)
         hak_msg("HAKMEM_STATS_FILE=%s: cannot open for writing", path);
         return;
     }
-    write_all(fd, j, strlen(j));
+    hak_write_all(fd, j, strlen(j));
     close(fd);
 }
 

@@ -25,6 +25,21 @@ typedef struct hak_usage {
 
 hak_usage_t hak_usage(void);
 
+/* The merged counters in the shape the glibc extras (malloc_stats, malloc_info) print. Per-class and
+ * per-tier small counts are zero unless the mode compiles stats in (HAK_HAS_STATS); the large tier,
+ * usage and peaks are known in every mode. */
+typedef struct hak_stats_view {
+    uint64_t allocs[HAK_NCLASS], frees[HAK_NCLASS], misses[HAK_NCLASS], in_use[HAK_NCLASS];
+    uint64_t tier_allocs[HAK_TIER_COUNT], tier_frees[HAK_TIER_COUNT], tier_misses[HAK_TIER_COUNT];
+    uint64_t tier_in_use[HAK_TIER_COUNT];
+    uint64_t heaps, slabs_live, remote_frees;
+    uint64_t peak_in_use, peak_mapped;
+    hak_usage_t usage;
+} hak_stats_view_t;
+
+/* Fills v under the report lock (released on return: the caller may then allocate). */
+void hak_stats_view(hak_stats_view_t *v);
+
 void hak_stats_init(void);                               /* start-up: exit report, interval reports */
 void hak_stats_fold_thread(hak_heap_t *h, hak_tls_t *t); /* thread exit: keep its counters */
 

@@ -34,6 +34,7 @@ static struct {
     _Atomic uint64_t mapped, batch_maps, cache_puts, cache_hits, evicted, soft_released, decay_released;
     _Atomic uint64_t units_released, unit_bytes_released, immediate_released, prewarmed, spares_kept;
     _Atomic uint64_t arena_reservations, arena_superslabs, arena_level_max;
+    _Atomic int64_t live;          /* mapped now: set in the map, cached ones included */
 } st;
 
 extern _Atomic uint64_t hak_storm_count;   /* heap.c: free storms that emptied a thread's bins */
@@ -43,6 +44,13 @@ extern _Atomic uint64_t hak_storm_count;   /* heap.c: free storms that emptied a
 static void map_set(hak_superslab_t *ss, int on)
 {
     atomic_store_explicit(&hak_ssmap[(uintptr_t)ss >> HAK_SS_SHIFT], (uint8_t)on, memory_order_release);
+    atomic_fetch_add_explicit(&st.live, on ? 1 : -1, memory_order_relaxed);
+}
+
+size_t hak_ss_live_count(void)
+{
+    int64_t n = atomic_load_explicit(&st.live, memory_order_relaxed);
+    return n > 0 ? (size_t)n : 0;
 }
 
 static void ss_lock(hak_superslab_t *ss)
@@ -609,14 +617,14 @@ size_t hak_ss_stats_json(char *buf, size_t len)
     pthread_mutex_unlock(&dq_lock);
 #define G(f) (unsigned long long)atomic_load_explicit(&st.f, memory_order_relaxed)
     int n = snprintf(buf, len,
-                     "\"superslab\":{\"cache_cap\":%u,\"soft_cap\":%u,\"reuse_spares\":%d,\"cached\":%zu,"
+                     "\"superslab\":{\"live\":%zu,\"cache_cap\":%u,\"soft_cap\":%u,\"reuse_spares\":%d,\"cached\":%zu,"
                      "\"cached_unreleased\":%zu,\"dirty_queued\":%zu,\"mapped\":%llu,\"batch_maps\":%llu,"
                      "\"cache_puts\":%llu,\"cache_hits\":%llu,\"evicted\":%llu,\"soft_released\":%llu,"
                      "\"decay_released\":%llu,\"immediate_released\":%llu,\"units_released\":%llu,"
                      "\"unit_bytes_released\":%llu,\"prewarmed\":%llu,\"spares_kept\":%llu,\"free_storms\":%llu,"
                      "\"arena\":{\"init_mb\":%u,\"max_mb\":%u,\"levels\":%u,\"reservations\":%llu,"
                      "\"extra_superslabs\":%llu,\"level_max\":%llu}}",
-                     hak_ss_cache_cap, soft_cap, reuse_spares, cached, unrel, dq, G(mapped), G(batch_maps),
+                     hak_ss_live_count(), hak_ss_cache_cap, soft_cap, reuse_spares, cached, unrel, dq, G(mapped), G(batch_maps),
                      G(cache_puts), G(cache_hits), G(evicted), G(soft_released), G(decay_released),
                      G(immediate_released), G(units_released), G(unit_bytes_released), G(prewarmed),
                      G(spares_kept), (unsigned long long)atomic_load(&hak_storm_count), arena_init_mb, arena_max_mb,

@@ -131,6 +131,7 @@ void hak_ss_slab_destroy(hak_superslab_t *ss, hak_slab_t *slab);
 extern unsigned hak_ss_cache_cap;
 size_t hak_ss_cache_trim(size_t keep);               /* unmap all but `keep`; returns bytes released */
 size_t hak_ss_cached_count(void);
+size_t hak_ss_live_count(void);                      /* SuperSlabs mapped now (cached ones included) */
 void hak_ss_fork_lock(void);
 void hak_ss_fork_unlock(void);
 

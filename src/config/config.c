@@ -6,6 +6,7 @@
 #include "log.h"
 #include "parse.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/auxv.h>
@@ -47,6 +48,7 @@ const char *hak_config_source_name(hak_cfg_source_t src)
     case HAK_SRC_MODE: return "mode";
     case HAK_SRC_ENV: return "env";
     case HAK_SRC_ALIAS: return "alias";
+    case HAK_SRC_MALLOPT: return "mallopt";
     default: return "default";
     }
 }
@@ -72,6 +74,46 @@ long long hak_config_int_by_key(const char *key, long long dflt)
     case HAK_T_SIZE: return *(long long *)hak_cfg_field(o);
     default: return dflt;
     }
+}
+
+/* The integer knob `key` compiled into this .so, or NULL. */
+static const hak_option_desc_t *int_knob(const char *key, int *index)
+{
+    int i = hak_config_find_key(key);
+    if (i < 0)
+        return NULL;
+    const hak_option_desc_t *o = &hak_option_table[i];
+    if (!o->compiled_in || (o->type != HAK_T_INT && o->type != HAK_T_SIZE))
+        return NULL;
+    *index = i;
+    return o;
+}
+
+int hak_config_int_range(const char *key, long long *lo, long long *hi)
+{
+    int i;
+    const hak_option_desc_t *o = int_knob(key, &i);
+    if (!o)
+        return -1;
+    *lo = o->min < o->max ? (long long)o->min : LLONG_MIN;
+    *hi = o->min < o->max ? (long long)o->max : LLONG_MAX;
+    return 0;
+}
+
+int hak_config_set_int(const char *key, long long v, hak_cfg_source_t src)
+{
+    int i;
+    const hak_option_desc_t *o = int_knob(key, &i);
+    if (!o)
+        return -1;
+    if (o->min < o->max && ((double)v < o->min || (double)v > o->max))
+        return -2;
+    *(long long *)hak_cfg_field(o) = v;
+    if ((unsigned)i < HAK_CFG_SLOTS) {
+        g_src[i] = (unsigned char)src;
+        g_src_env[i] = NULL;
+    }
+    return 0;
 }
 
 /* ---- environment access without getenv copies ---------------------------------------- */

@@ -15,6 +15,7 @@ typedef enum hak_cfg_source {
     HAK_SRC_MODE,        /* HAKMEM_MODE preset */
     HAK_SRC_ENV,         /* its own HAKMEM_* variable */
     HAK_SRC_ALIAS,       /* a deprecated alias of that variable */
+    HAK_SRC_MALLOPT,     /* changed at run time through mallopt() */
 } hak_cfg_source_t;
 
 hak_cfg_source_t hak_config_source(unsigned opt);
@@ -22,8 +23,15 @@ hak_cfg_source_t hak_config_source(unsigned opt);
 const char *hak_config_source_env(unsigned opt);
 /* Name of the HAKMEM_MODE preset applied by the last hak_config_load(), or NULL. */
 const char *hak_config_preset(void);
-/* "default", "mode", "env" or "alias". */
+/* "default", "mode", "env", "alias" or "mallopt". */
 const char *hak_config_source_name(hak_cfg_source_t src);
+
+/* Set an integer knob (int or size type) after start-up, checked against the table's range, and
+ * record `src` as where it came from. 0 when stored; -1 when the key is unknown, not an integer,
+ * or compiled out of this .so; -2 when v is out of range (the knob keeps its value). */
+int hak_config_set_int(const char *key, long long v, hak_cfg_source_t src);
+/* The declared range of an integer knob: 0 with *lo, *hi set; -1 as for hak_config_set_int. */
+int hak_config_int_range(const char *key, long long *lo, long long *hi);
 
 /* Nonzero when the process runs with AT_SECURE (setuid/setgid/capabilities): then every
  * HAKMEM_* variable is ignored, as glibc ignores its malloc tunables. Defined weak so a

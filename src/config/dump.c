@@ -1,6 +1,7 @@
 /* dump.c — hak_config_dump(): the effective configuration (value and source of every knob)
  * as a text table or JSON, written to a file descriptor from a stack buffer. */
 #include "config_internal.h"
+#include "log.h"
 #include "parse.h"
 
 #include <stdarg.h>
@@ -18,13 +19,7 @@ typedef struct out {
 
 static void flush(out_t *o)
 {
-    size_t off = 0;
-    while (off < o->n) {
-        ssize_t w = write(o->fd, o->buf + off, o->n - off);
-        if (w <= 0)
-            break;
-        off += (size_t)w;
-    }
+    hak_write_all(o->fd, o->buf, o->n);
     o->n = 0;
 }
 
