@@ -61,6 +61,18 @@ def test_show_json_matches_the_loader():
     assert data["knobs"]["HAKMEM_ALLOC_LEARN"]["overridden"] is True
 
 
+def test_show_names_the_products_the_build_makes(built):
+    rc, out, _ = modes_cmd("show", "fast", "--json")
+    products = json.loads(out)["products"]
+    assert set(products) == set(loader.load_variants())
+    for files in products.values():
+        for f in files:
+            assert (built.parent / f).exists(), f
+    assert products["release"][1:] == ["out/fast/release/libhakmem.a"] and len(products["asan"]) == 1
+    rc, out, _ = modes_cmd("show", "fast")
+    assert "libhakmem.a beside it for static linking (release, debug)" in out
+
+
 def test_diff_shows_features_and_defaults_that_differ():
     rc, out, _ = modes_cmd("diff", "learning", "research")
     assert rc == 0

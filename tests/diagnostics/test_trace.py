@@ -80,6 +80,36 @@ def test_replay_against_allocators(tmp_path):
     assert len({r["checksum"] for r in rows}) == 1               # same operations, same bytes written
 
 
+def test_replay_defaults_to_the_recorded_mode_and_glibc(tmp_path):
+    _, path, tr, _ = _trace(tmp_path, "1", "5")
+    proc = diagbuild.hakmem_cli("trace", "replay", str(path), "--runs", "1", "--json")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert [r["allocator"] for r in doc["results"]] == [f"hakmem-{tr.mode}", "glibc"]
+    assert all(r["status"] == "ok" for r in doc["results"]), doc
+    assert f"hakmem-{tr.mode} (the mode the trace was recorded in)" in doc["chosen"]
+    proc = diagbuild.hakmem_cli("trace", "replay", str(path), "--runs", "1")
+    assert proc.returncode == 0, proc.stderr
+    first = proc.stdout.splitlines()[0]                          # the text output says what it chose
+    assert first.startswith(f"allocators: hakmem-{tr.mode} (the mode") and "glibc" in first, proc.stdout
+
+
+def test_replay_default_for_a_trace_naming_no_mode(tmp_path):
+    from hakmem import loader
+
+    _, path, _, _ = _trace(tmp_path, "1", "2")
+    data = bytearray(path.read_bytes())
+    data[32:48] = bytes(16)                                      # as if written by another recorder
+    anon = tmp_path / "anon.trace"
+    anon.write_bytes(bytes(data))
+    proc = diagbuild.hakmem_cli("trace", "replay", str(anon), "--runs", "1", "--json")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    default = loader.default_mode()
+    assert [r["allocator"] for r in doc["results"]] == [f"hakmem-{default}", "glibc"]
+    assert "the default mode; the trace names no known mode" in doc["chosen"]
+
+
 def test_unknown_allocator_is_an_error(tmp_path):
     _, path, _, _ = _trace(tmp_path, "1", "2")
     proc = diagbuild.hakmem_cli("trace", "replay", str(path), "--allocator", "nosuch", "--runs", "1")

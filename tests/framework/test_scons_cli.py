@@ -10,7 +10,8 @@ from support import MODES, ROOT, VARIANTS
 def test_help_lists_modes_variants_and_options():
     proc = support.scons("-h")
     assert proc.returncode == 0, proc.stderr
-    for word in MODES + VARIANTS + ["mode:", "variant:", "PREFIX:", "install", "docs"]:
+    for word in MODES + VARIANTS + ["mode:", "variant:", "PREFIX:", "install", "docs", "libhakmem.a",
+                                    "bin/hakmem-run"]:
         assert word in proc.stdout
 
 

@@ -31,8 +31,18 @@ def docs_sources() -> list[Path]:
                                      render.TEMPLATES_DIR / render.DOCS_TEMPLATE] + GENERATOR_SOURCES)
 
 
+def install_sources(template: str) -> list[Path]:
+    """What an installed generated file (hakmem.pc, hakmem-run) depends on: its template and
+    options.yaml, where the default mode is declared."""
+    return [render.TEMPLATES_DIR / template, loader.MODES_DIR / loader.OPTIONS_FILE]
+
+
 def pc_sources() -> list[Path]:
-    return [render.TEMPLATES_DIR / render.PC_TEMPLATE, loader.MODES_DIR / loader.OPTIONS_FILE]
+    return install_sources(render.PC_TEMPLATE)
+
+
+def runner_sources() -> list[Path]:
+    return install_sources(render.RUNNER_TEMPLATE)
 
 
 def _generate(target, text) -> int:
@@ -59,6 +69,12 @@ def generate_docs(target, source, env) -> int:
 def generate_pc(target, source, env) -> int:
     return _generate(target, lambda: render.render_pc(env["HAK_PREFIX"], loader.default_mode(),
                                                       VERSION))
+
+
+def generate_runner(target, source, env) -> int:
+    """bin/hakmem-run for env['HAK_PREFIX'], preloading env['HAK_VARIANT'] of the default mode."""
+    return _generate(target, lambda: render.render_runner(env["HAK_PREFIX"], loader.default_mode(),
+                                                          env["HAK_VARIANT"]))
 
 
 def split_linkflags(flags: list[str]) -> tuple[list[str], list[str]]:

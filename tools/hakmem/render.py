@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 import tempfile
 from pathlib import Path
@@ -35,6 +36,7 @@ MODE_FILES = {
 }
 DOCS_TEMPLATE = "CONFIGURATION.md.j2"
 PC_TEMPLATE = "hakmem.pc.j2"
+RUNNER_TEMPLATE = "hakmem-run.sh.j2"
 GENERATOR_MODULES = ["__init__.py", "schema.py", "values.py", "loader.py", "render.py"]
 
 C_TYPE = {"bool": "HAK_T_BOOL", "int": "HAK_T_INT", "size": "HAK_T_SIZE", "float": "HAK_T_FLOAT",
@@ -58,6 +60,9 @@ def with_banner(kind: str, body: str, sources: Iterable[Path | str]) -> str:
         return f"<!-- {text} -->\n{body}"
     if kind == "hash":
         return f"# {text}\n{body}"
+    if kind == "sh":                   # the #! line must stay first
+        shebang, _, rest = body.partition("\n")
+        return f"{shebang}\n# {text}\n{rest}"
     if kind == "json":
         head, brace, rest = body.partition("{")
         return f"{head}{brace}\n  \"_generated\": {json.dumps(text, ensure_ascii=False)},{rest}"
@@ -112,6 +117,7 @@ def _env() -> jinja2.Environment:
     env.filters["c_comment"] = _c_comment
     env.filters["md"] = _md
     env.filters["json"] = lambda v: json.dumps(v, ensure_ascii=False)
+    env.filters["sh"] = lambda v: shlex.quote(str(v))
     return env
 
 
@@ -292,6 +298,11 @@ def effect_views(modes_dir: Path | None = None) -> list[dict[str, Any]]:
 
 def render_pc(prefix: str, mode: str, version: str) -> str:
     return render_template(PC_TEMPLATE, [], "hash", prefix=prefix, mode=mode, version=version)
+
+
+def render_runner(prefix: str, mode: str, variant: str) -> str:
+    """bin/hakmem-run with the install prefix, the default mode and the installed variant baked in."""
+    return render_template(RUNNER_TEMPLATE, [], "sh", prefix=prefix, mode=mode, variant=variant)
 
 
 def json_schemas() -> dict[str, str]:

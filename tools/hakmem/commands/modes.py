@@ -51,11 +51,18 @@ def _resolve(name: str) -> Resolved:
     return loader.resolve_mode(name)
 
 
+def _products(mode: str) -> dict[str, list[str]]:
+    """What the build makes for the mode, per variant: the .so, and the .a where malloc is ours."""
+    return {v: [f"out/{mode}/{v}/libhakmem.so"] + ([f"out/{mode}/{v}/libhakmem.a"] if spec.interpose else [])
+            for v, spec in loader.load_variants().items()}
+
+
 def _show(r: Resolved, show_all: bool, as_json: bool) -> str:
     opts = r.options.options
+    products = _products(r.name)
     if as_json:
         data: dict[str, Any] = {
-            "mode": r.name, "doc": r.doc, "features": r.features,
+            "mode": r.name, "doc": r.doc, "features": r.features, "products": products,
             "knobs": {o.env: {"value": values.format_value(o, r.values[o.key]),
                               "default": values.format_value(o, o.default),
                               "feature": o.feature, "compiled_in": r.features[o.feature],
@@ -66,6 +73,8 @@ def _show(r: Resolved, show_all: bool, as_json: bool) -> str:
              "features compiled in: " + ", ".join(f for f, on in r.features.items() if on),
              "features compiled out: " + (", ".join(f for f, on in r.features.items() if not on)
                                           or "none"),
+             f"built as: out/{r.name}/<variant>/libhakmem.so ({', '.join(products)}); libhakmem.a "
+             f"beside it for static linking ({', '.join(v for v, f in products.items() if len(f) > 1)})",
              ""]
     rows = []
     for o in opts:

@@ -2,7 +2,9 @@
 against allocators, so a program's own allocation pattern becomes a benchmark.
 
   hakmem trace summarize FILE [--json]
-  hakmem trace replay FILE --allocator hakmem-fast --allocator glibc ... [--runs N] [--json]"""
+  hakmem trace replay FILE [--allocator hakmem-fast --allocator glibc ...] [--runs N] [--json]
+
+Without --allocator, replay compares the mode that recorded the trace (named in its header) with glibc."""
 from __future__ import annotations
 
 import argparse
@@ -23,9 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.set_defaults(func=summarize)
     r = tsub.add_parser("replay", help="replay the trace under one or more allocators")
     r.add_argument("file", type=Path)
-    r.add_argument("--allocator", "-a", action="append", required=True,
+    r.add_argument("--allocator", "-a", action="append",
                    help="hakmem-<mode>, glibc, mimalloc, jemalloc, tcmalloc or NAME=/path/lib.so "
-                        "(repeat to compare)")
+                        "(repeat to compare; default: hakmem-<the trace's mode> and glibc)")
     r.add_argument("--runs", type=int, default=3, help="runs per allocator, alternating (median; default 3)")
     r.add_argument("--repeat", type=int, default=1, help="passes over the trace within one run")
     r.add_argument("--touch", type=int, default=64, help="bytes written into each block (default 64)")
@@ -55,12 +57,16 @@ def replay(args: argparse.Namespace) -> int:
     from hakmem.diag import replay as rp
     from hakmem.diag import tracefile
 
+    chosen = None
     try:
         tracefile.read(args.file) if args.file.stat().st_size < (1 << 20) else None
-    except (OSError, tracefile.TraceError) as exc:
+        if args.allocator:
+            names = list(dict.fromkeys(args.allocator))
+        else:
+            names, chosen = rp.default_allocators(args.file)
+    except (OSError, tracefile.TraceError, rp.ReplayError) as exc:
         print(f"hakmem trace: {exc}", file=sys.stderr)
         return 1
-    names = list(dict.fromkeys(args.allocator))
     runs: dict[str, list[dict]] = {n: [] for n in names}
     errors: dict[str, str] = {}
     for _ in range(max(1, args.runs)):
@@ -89,8 +95,13 @@ def replay(args: argparse.Namespace) -> int:
         if r["status"] == "ok" and base:
             r["ratio"] = base["seconds"] / r["seconds"] if r["seconds"] else None
     if args.json:
-        print(json.dumps({"trace": str(args.file), "results": rows}, indent=2))
+        doc = {"trace": str(args.file), "results": rows}
+        if chosen:
+            doc["chosen"] = chosen
+        print(json.dumps(doc, indent=2))
     else:
+        if chosen:
+            print(chosen)
         print(f"replay of {args.file} ({base['ops'] if base else 0} operations, median of {args.runs} runs; "
               f"speed relative to {base['allocator'] if base else '-'})")
         print(f"  {'allocator':<20} {'ns/op':>9} {'seconds':>9} {'speed':>7} {'RSS growth':>12}")

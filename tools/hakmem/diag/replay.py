@@ -18,6 +18,27 @@ class ReplayError(Exception):
     pass
 
 
+def default_allocators(trace: Path) -> tuple[list[str], str]:
+    """Without -a: the hakmem mode named in the trace header (the one that recorded it) against glibc.
+    A header naming no known mode (a foreign or hand-made trace) falls back to the default mode.
+    Returns the names and a sentence saying what was chosen and why."""
+    from hakmem import loader
+    from hakmem.diag import tracefile
+
+    recorded = tracefile.read_header(trace).mode
+    try:
+        known = loader.mode_names()
+        fallback = loader.default_mode()
+    except loader.ConfigError as exc:
+        raise ReplayError(str(exc)) from None
+    if recorded in known:
+        mode, why = recorded, "the mode the trace was recorded in"
+    else:
+        mode, why = fallback, f"the default mode; the trace names no known mode ({recorded or 'none'!r})"
+    names = [f"hakmem-{mode}", "glibc"]
+    return names, f"allocators: hakmem-{mode} ({why}) and glibc (the default; choose others with -a)"
+
+
 def replayer(build_dir: Path = BUILD_DIR) -> Path:
     """The compiled replayer, rebuilt when replay.c is newer."""
     exe = build_dir / "hakmem-replay"

@@ -34,9 +34,16 @@ class Trace:
     trailing_bytes: int = 0
 
 
-def read(path: str | Path) -> Trace:
-    path = Path(path)
-    data = path.read_bytes()
+@dataclass
+class Header:
+    version: int
+    pid: int
+    start_ns: int
+    mode: str          # the mode and variant of the library that recorded the trace
+    variant: str
+
+
+def parse_header(path: Path, data: bytes) -> Header:
     if len(data) < HEADER_SIZE or data[:8] != MAGIC:
         raise TraceError(f"{path}: not a hakmem trace (no {MAGIC.decode()} header)")
     version, rec_size, pid, start = struct.unpack_from("<IIQQ", data, 8)
@@ -44,11 +51,25 @@ def read(path: str | Path) -> Trace:
         raise TraceError(f"{path}: record size {rec_size}, this reader knows {RECORD.itemsize}")
     mode = data[32:48].split(b"\0")[0].decode(errors="replace")
     variant = data[48:64].split(b"\0")[0].decode(errors="replace")
+    return Header(version, pid, start, mode, variant)
+
+
+def read_header(path: str | Path) -> Header:
+    """The header alone: cheap on a trace of any size."""
+    path = Path(path)
+    with path.open("rb") as f:
+        return parse_header(path, f.read(HEADER_SIZE))
+
+
+def read(path: str | Path) -> Trace:
+    path = Path(path)
+    data = path.read_bytes()
+    h = parse_header(path, data)
     body = len(data) - HEADER_SIZE
     n = body // RECORD.itemsize
     recs = np.frombuffer(data, dtype=RECORD, count=n, offset=HEADER_SIZE)
     recs = recs[np.argsort(recs["time_ns"], kind="stable")]
-    return Trace(path, version, pid, start, mode, variant, recs, body - n * RECORD.itemsize)
+    return Trace(path, h.version, h.pid, h.start_ns, h.mode, h.variant, recs, body - n * RECORD.itemsize)
 
 
 # Histogram buckets: powers of two up to 1 GiB.
