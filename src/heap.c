@@ -217,15 +217,6 @@ static void chain_splice(chain_t *c, void *list, uint32_t n)
     c->n += n;
 }
 
-static void chain_push(chain_t *c, void *p)
-{
-    *(void **)p = c->head;
-    if (!c->head)
-        c->tail = p;
-    c->head = p;
-    c->n++;
-}
-
 /* Move up to `want` blocks of the local free list into the chain. */
 static uint32_t take_free(hak_heap_t *h, hak_slab_t *s, chain_t *c, uint32_t want)
 {
@@ -241,13 +232,20 @@ static uint32_t take_free(hak_heap_t *h, hak_slab_t *s, chain_t *c, uint32_t wan
         hak_counter_add(&h->st.splice_blocks, got);
         return got;
     }
-    while (got < want && s->free) {
-        void *p = s->free;
-        s->free = *(void **)p;
-        chain_push(c, p);
-        got++;
-    }
+    /* the first `got` blocks of the list, found in one walk and put in front of the chain at once */
+    got = want < s->free_count ? want : s->free_count;
+    if (!got)
+        return 0;
+    void *first = s->free, *last = first;
+    for (uint32_t i = 1; i < got; i++)
+        last = *(void **)last;
+    s->free = *(void **)last;
     s->free_count -= got;
+    *(void **)last = c->head;
+    if (!c->head)
+        c->tail = last;
+    c->head = first;
+    c->n += got;
     return got;
 }
 
@@ -459,13 +457,14 @@ static void remote_push(hak_superslab_t *ss, hak_slab_t *s, void *first, void *l
                                                     memory_order_release, memory_order_relaxed));
 }
 
-static void local_push(hak_heap_t *h, hak_slab_t *s, void *p)
+/* The owner gives back k blocks of slab s, linked first .. last: one splice onto its free list. */
+static void local_push(hak_heap_t *h, hak_slab_t *s, void *first, void *last, uint32_t k)
 {
-    *(void **)p = s->free;
-    s->free = p;
-    s->free_count++;
-    s->used--;
-    hak_counter_add(&h->st.used_bytes, -(uint64_t)s->block_size);
+    *(void **)last = s->free;
+    s->free = first;
+    s->free_count += k;
+    s->used -= k;
+    hak_counter_add(&h->st.used_bytes, -(uint64_t)s->block_size * k);
     if (s->used == 0 && (h->partial[s->cls].head != s || s->next)) {
         slab_destroy(h, s);
         return;
@@ -478,39 +477,39 @@ void hak_heap_return(hak_heap_t *h, void *p, hak_superslab_t *ss)
 {
     hak_slab_t *s = hak_ss_slab(ss, p);
     if (atomic_load_explicit(&ss->owner, memory_order_relaxed) == h) {
-        local_push(h, s, p);
+        local_push(h, s, p, p, 1);
     } else {
         hak_counter_add(&h->st.remote_frees, 1);
         remote_push(ss, s, p, p, 1);
     }
 }
 
+/* A flushed bin holds runs of blocks of one slab (a program frees what it allocated together): each
+ * run goes home in one push, a splice onto the slab's free list or one remote compare-and-swap. */
 void hak_heap_return_list(hak_heap_t *h, void *head, uint32_t n)
 {
     void *p = head;
     if (n && head && atomic_load_explicit(&hak_ss_of(head)->owner, memory_order_relaxed) == h)
         storm_note_flush(h, hak_ss_of(head)->unit_class[hak_ss_unit(head)]);
     while (n && p) {
-        void *next = *(void **)p;
-        n--;
         hak_superslab_t *ss = hak_ss_of(p);
-        if (atomic_load_explicit(&ss->owner, memory_order_relaxed) == h) {
-            local_push(h, hak_ss_slab(ss, p), p);
-            p = next;
-            continue;
-        }
-        /* Gather the run of following blocks of the same slab into one remote push. */
         hak_slab_t *s = hak_ss_slab(ss, p);
-        void *last = p;
+        void *last = p, *next = *(void **)p;
+        uintptr_t lo = (uintptr_t)s->start, span = (uintptr_t)s->capacity * s->block_size;
         uint32_t k = 1;
-        while (n && next && hak_ss_slab(hak_ss_of(next), next) == s) {
+        n--;
+        while (n && (uintptr_t)next - lo < span) {        /* NULL is below lo: the list's end */
             last = next;
             next = *(void **)next;
             n--;
             k++;
         }
-        hak_counter_add(&h->st.remote_frees, k);
-        remote_push(ss, s, p, last, k);
+        if (atomic_load_explicit(&ss->owner, memory_order_relaxed) == h) {
+            local_push(h, s, p, last, k);
+        } else {
+            hak_counter_add(&h->st.remote_frees, k);
+            remote_push(ss, s, p, last, k);
+        }
         p = next;
     }
 }
