@@ -50,6 +50,10 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in [
     Scenario("tiny_hot", "tiny_hot", ("30000000", "128", "32"),
              ("3000000", "128", "32"), "malloc+free pair",
              "batches of 32 blocks of 16–128 B, allocated then freed LIFO"),
+    Scenario("size_batches", "size_batches", ("20000000", "4096", "1000"),
+             ("2000000", "4096", "1000"), "malloc+free pair",
+             "one size at a time, 16 B-4 KiB doubling: 1000 blocks allocated, then freed in order "
+             "(glibc's bench-malloc-simple pattern; more blocks than a thread cache holds)"),
     Scenario("larson", "larson", ("2", "16", "1024", "50", "100000", "1000", "42"),
              ("2", "16", "1024", "10", "50000", "1000", "42"), "free+malloc replacement",
              "2 threads, 16–1024 B, 50 rounds; arrays handed to new threads each round",
