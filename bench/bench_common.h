@@ -108,6 +108,13 @@ static inline uint64_t bench_arg(int argc, char **argv, int i, uint64_t def)
     return (uint64_t)v;
 }
 
+/* bench_arg, brought into [lo, hi]. */
+static inline uint64_t bench_arg_in(int argc, char **argv, int i, uint64_t def, uint64_t lo, uint64_t hi)
+{
+    uint64_t v = bench_arg(argc, argv, i, def);
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
 static inline void *bench_xmalloc(size_t n)
 {
     void *p = malloc(n);

@@ -9,10 +9,8 @@ int main(int argc, char **argv)
 {
     uint64_t rounds = bench_arg(argc, argv, 1, 20);
     uint64_t ws = bench_arg(argc, argv, 2, 64u << 20);
-    uint64_t max = bench_arg(argc, argv, 3, 4096);
+    uint64_t max = bench_arg_in(argc, argv, 3, 4096, 16, UINT64_MAX);
     uint64_t seed = bench_arg(argc, argv, 4, 42);
-    if (max < 16)
-        max = 16;
     uint64_t cap = ws / 16 + 1;
     unsigned char **blk = malloc(cap * sizeof *blk);
     size_t *len = malloc(cap * sizeof *len);

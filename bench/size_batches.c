@@ -9,14 +9,8 @@
 int main(int argc, char **argv)
 {
     uint64_t pairs = bench_arg(argc, argv, 1, 20000000);
-    uint64_t max = bench_arg(argc, argv, 2, 4096);
-    uint64_t batch = bench_arg(argc, argv, 3, 1000);
-    if (max < 16)
-        max = 16;
-    if (batch == 0)
-        batch = 1;
-    if (batch > 65536)
-        batch = 65536;
+    uint64_t max = bench_arg_in(argc, argv, 2, 4096, 16, UINT64_MAX);
+    uint64_t batch = bench_arg_in(argc, argv, 3, 1000, 1, 65536);
     unsigned char **ptr = bench_xmalloc(batch * sizeof *ptr);
     uint64_t done = 0, sum = 0;
     double t0 = bench_start();

@@ -7,14 +7,8 @@
 int main(int argc, char **argv)
 {
     uint64_t pairs = bench_arg(argc, argv, 1, 50000000);
-    uint64_t max = bench_arg(argc, argv, 2, 128);
-    uint64_t batch = bench_arg(argc, argv, 3, 32);
-    if (max < 16)
-        max = 16;
-    if (batch == 0)
-        batch = 1;
-    if (batch > 4096)
-        batch = 4096;
+    uint64_t max = bench_arg_in(argc, argv, 2, 128, 16, UINT64_MAX);
+    uint64_t batch = bench_arg_in(argc, argv, 3, 32, 1, 4096);
     uint64_t nclasses = max / 16;
     unsigned char *ptr[4096];
     uint64_t rounds = pairs / batch, sum = 0, cls = 0;

@@ -21,7 +21,7 @@ static inline void *hak_alloc_fast(size_t n)
 {
     unsigned c;
     if (HAK_LIKELY(n <= 1024))
-        c = hak_class_small[(n + 15) >> 4];
+        c = hak_small_class(n);
     else if (n <= HAK_SMALL_MAX)
         c = hak_size_class(n);
     else
@@ -83,7 +83,7 @@ static inline void hak_free_fast(void *p)
 static inline void hak_free_sized_fast(void *p, size_t n)
 {
     if (HAK_LIKELY(hak_ss_contains(p))) {
-        unsigned cls = HAK_LIKELY(n <= 1024) ? hak_class_small[(n + 15) >> 4] : hak_block_class(p);
+        unsigned cls = HAK_LIKELY(n <= 1024) ? hak_small_class(n) : hak_block_class(p);
         if (HAK_LIKELY(hak_bin_push(cls, p)))
             return;
     }

@@ -200,12 +200,12 @@ HAK_EXPORT int hak_malloc_info(int options, FILE *fp)
 #if HAK_FEATURE_BIGCACHE
 static pthread_mutex_t opt_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* Store `v` in knob `key` (its declared range decides), then hand the BigCache and the stashes in
+/* Store `v` in knob `opt` (its declared range decides), then hand the BigCache and the stashes in
  * front of it the caps now in hak_cfg; a lowered byte cap evicts at once. */
-static int set_bigcache_knob(const char *key, long long v)
+static int set_bigcache_knob(unsigned opt, long long v)
 {
     pthread_mutex_lock(&opt_lock);
-    int ok = hak_config_set_int(key, v, HAK_SRC_MALLOPT) == 0;
+    int ok = hak_config_set_int(opt, v, HAK_SRC_MALLOPT) == 0;
     if (ok) {
         hak_bigcache_configure((size_t)hak_cfg.bigcache_max_mb << 20, (size_t)hak_cfg.bigcache_max_block);
         hak_stash_recap();
@@ -225,12 +225,12 @@ HAK_EXPORT int hak_mallopt(int param, int value)
 #if HAK_FEATURE_BIGCACHE
     switch (param) {
     case M_MMAP_THRESHOLD:   /* blocks above it go back to the kernel on free, as glibc's mmap'd ones */
-        return value >= 0 && set_bigcache_knob("bigcache_max_block", value);
+        return value >= 0 && set_bigcache_knob(HAK_OPT_BIGCACHE_MAX_BLOCK, value);
     case M_TRIM_THRESHOLD: { /* free memory kept before giving it back: the cache's byte cap */
         long long lo, hi;
-        if (value == -1 && hak_config_int_range("bigcache_max_mb", &lo, &hi) == 0)
-            return set_bigcache_knob("bigcache_max_mb", hi);   /* glibc: -1 never trims */
-        return value >= 0 && set_bigcache_knob("bigcache_max_mb", (long long)value >> 20);
+        if (value == -1 && hak_config_int_range(HAK_OPT_BIGCACHE_MAX_MB, &lo, &hi) == 0)
+            return set_bigcache_knob(HAK_OPT_BIGCACHE_MAX_MB, hi);   /* glibc: -1 never trims */
+        return value >= 0 && set_bigcache_knob(HAK_OPT_BIGCACHE_MAX_MB, (long long)value >> 20);
     }
     default:
         return 0;

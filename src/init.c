@@ -259,18 +259,13 @@ static void thread_exit(void *arg)
         return;
     hak_heap_t *h = t->heap;
     hak_thread = (hak_tls_t *)&hak_tls_dead;   /* from now on this thread takes the shared heap */
-    t->state = HAK_TLS_DEAD;
-    t->heap_id = 0;
+    /* The cache itself is left as it is: the next thread to take the heap starts it from zero. */
     for (unsigned c = 0; c < HAK_NBINS; c++) {
         hak_bin_t *b = &t->bins[c];
         if (hak_bin_count(b))
             hak_heap_return_list(h, b->head, hak_bin_count(b));
-        b->head = NULL;
-        b->room = 0;
-        b->cap = 0;
     }
     hak_stats_fold_thread(h, t);
-    t->heap = NULL;
 #if HAK_FEATURE_BIGCACHE
     hak_stash_drop(h);
 #endif

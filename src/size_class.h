@@ -12,10 +12,16 @@
 extern const uint32_t hak_class_size[HAK_NCLASS];
 extern const uint8_t hak_class_small[65];   /* class of sizes 0..1024 by (size + 15) >> 4 */
 
+/* The class of a request of n <= 1024 bytes: one load from a small hot table. */
+static inline unsigned hak_small_class(size_t n)
+{
+    return hak_class_small[(n + 15) >> 4];
+}
+
 static inline unsigned hak_size_class(size_t n)
 {
     if (HAK_LIKELY(n <= 1024))
-        return hak_class_small[(n + 15) >> 4];
+        return hak_small_class(n);
     /* n in (2^k, 2^(k+1)]: class 8 + 8*(k-7) + ceil((n - 2^k) / 2^(k-3)) - 1 */
     size_t m = n - 1;
     unsigned k = 63u - (unsigned)__builtin_clzl(m);

@@ -76,23 +76,20 @@ long long hak_config_int_by_key(const char *key, long long dflt)
     }
 }
 
-/* The integer knob `key` compiled into this .so, or NULL. */
-static const hak_option_desc_t *int_knob(const char *key, int *index)
+/* Integer knob `opt` (its HAK_OPT_<KEY> id) when this .so compiles it in, or NULL. */
+static const hak_option_desc_t *int_knob(unsigned opt)
 {
-    int i = hak_config_find_key(key);
-    if (i < 0)
+    if (opt >= hak_option_count)
         return NULL;
-    const hak_option_desc_t *o = &hak_option_table[i];
+    const hak_option_desc_t *o = &hak_option_table[opt];
     if (!o->compiled_in || (o->type != HAK_T_INT && o->type != HAK_T_SIZE))
         return NULL;
-    *index = i;
     return o;
 }
 
-int hak_config_int_range(const char *key, long long *lo, long long *hi)
+int hak_config_int_range(unsigned opt, long long *lo, long long *hi)
 {
-    int i;
-    const hak_option_desc_t *o = int_knob(key, &i);
+    const hak_option_desc_t *o = int_knob(opt);
     if (!o)
         return -1;
     *lo = o->min < o->max ? (long long)o->min : LLONG_MIN;
@@ -100,18 +97,17 @@ int hak_config_int_range(const char *key, long long *lo, long long *hi)
     return 0;
 }
 
-int hak_config_set_int(const char *key, long long v, hak_cfg_source_t src)
+int hak_config_set_int(unsigned opt, long long v, hak_cfg_source_t src)
 {
-    int i;
-    const hak_option_desc_t *o = int_knob(key, &i);
+    const hak_option_desc_t *o = int_knob(opt);
     if (!o)
         return -1;
     if (o->min < o->max && ((double)v < o->min || (double)v > o->max))
         return -2;
     *(long long *)hak_cfg_field(o) = v;
-    if ((unsigned)i < HAK_CFG_SLOTS) {
-        g_src[i] = (unsigned char)src;
-        g_src_env[i] = NULL;
+    if (opt < HAK_CFG_SLOTS) {
+        g_src[opt] = (unsigned char)src;
+        g_src_env[opt] = NULL;
     }
     return 0;
 }

@@ -26,12 +26,12 @@ const char *hak_config_preset(void);
 /* "default", "mode", "env", "alias" or "mallopt". */
 const char *hak_config_source_name(hak_cfg_source_t src);
 
-/* Set an integer knob (int or size type) after start-up, checked against the table's range, and
- * record `src` as where it came from. 0 when stored; -1 when the key is unknown, not an integer,
- * or compiled out of this .so; -2 when v is out of range (the knob keeps its value). */
-int hak_config_set_int(const char *key, long long v, hak_cfg_source_t src);
-/* The declared range of an integer knob: 0 with *lo, *hi set; -1 as for hak_config_set_int. */
-int hak_config_int_range(const char *key, long long *lo, long long *hi);
+/* Set integer knob `opt` (its generated id, HAK_OPT_<KEY>; int or size type) after start-up, checked
+ * against the table's range, and record `src` as where it came from. 0 when stored; -1 when it is
+ * not an integer knob or is compiled out of this .so; -2 when v is out of range (it keeps its value). */
+int hak_config_set_int(unsigned opt, long long v, hak_cfg_source_t src);
+/* The declared range of integer knob `opt`: 0 with *lo, *hi set; -1 as for hak_config_set_int. */
+int hak_config_int_range(unsigned opt, long long *lo, long long *hi);
 
 /* Nonzero when the process runs with AT_SECURE (setuid/setgid/capabilities): then every
  * HAKMEM_* variable is ignored, as glibc ignores its malloc tunables. Defined weak so a
