@@ -50,7 +50,7 @@ static void *alloc_class(unsigned cls, size_t n)
     hak_bin_t *b = &t->bins[cls];
     void *p = b->head;
     if (p) {
-        b->head = *(void **)p;
+        b->head = hak_link_get(p);
         b->room++;
     } else {
 #if HAK_HAS_LEARN_HOOKS
@@ -117,9 +117,24 @@ HAK_NOINLINE void *hak_alloc_slow(size_t n)
     return alloc_class(hak_size_class(n), n);
 }
 
+HAK_NOINLINE void *hak_alloc_class_slow(unsigned cls, size_t n)
+{
+    hak_ensure_init();
+#if HAK_HAS_STATS
+    if (HAK_UNLIKELY(atomic_load_explicit(&hak_stats_pending, memory_order_relaxed)))
+        hak_stats_start_thread();
+#endif
+    if (HAK_UNLIKELY(hak_tune.checked))
+        return alloc_checked_class(cls, n);
+    return alloc_class(cls, n);
+}
+
 /* A block whose every address is a multiple of the class size's alignment (hak_memalign). */
 static void *alloc_in_class(unsigned cls, size_t n)
 {
+#if HAK_HARDENED
+    return hak_hard_alloc_class(cls, n);
+#endif
     if (HAK_UNLIKELY(hak_tune.checked))
         return alloc_checked_class(cls, n);
     return hak_alloc_fast(hak_class_size[cls]);
@@ -130,9 +145,9 @@ static void bin_flush(hak_heap_t *h, hak_bin_t *b, uint32_t k)
 {
     void *head = b->head, *p = head;
     for (uint32_t i = 1; i < k; i++)
-        p = *(void **)p;
-    b->head = *(void **)p;
-    *(void **)p = NULL;
+        p = hak_link_get(p);
+    b->head = hak_link_get(p);
+    hak_link_set(p, NULL);
     b->room += k;
     hak_counter_add(&h->st.flushes, 1);
     if (h->tls && hak_class_tier((unsigned)(b - h->tls->bins)) == HAK_TIER_TINY)
@@ -189,7 +204,7 @@ static void free_block(void *p, hak_superslab_t *ss, unsigned cls)
 #endif
             bin_flush(t->heap, b, hak_bin_count(b) - b->cap / 2);
     }
-    *(void **)p = b->head;
+    hak_link_set(p, b->head);
     b->head = p;
     b->room--;
 }
@@ -256,6 +271,9 @@ HAK_EXPORT void *hak_calloc(size_t nmemb, size_t size)
         return NULL;
     }
     HAK_TRACE_WRAP(HAK_TR_CALLOC, hak_calloc(nmemb, size), total, 0);
+#if HAK_HARDENED
+    return hak_hard_calloc(total);
+#endif
     if (total > HAK_SMALL_MAX) {
         hak_ensure_init();
         if (hak_tune.tier_on[HAK_TIER_LARGE])
@@ -282,6 +300,10 @@ HAK_EXPORT size_t hak_malloc_usable_size(const void *p)
 {
     if (!p)
         return 0;
+#if HAK_HARDENED
+    if (hak_hard_owns(p))
+        return hak_hard_usable(p);
+#endif
     hak_superslab_t *ss = hak_ss_lookup(p);
     if (ss)
         return usable_size(p, ss);
@@ -314,6 +336,10 @@ HAK_EXPORT void *hak_realloc(void *p, size_t n)
         return NULL;
     }
     hak_ensure_init();
+#if HAK_HARDENED
+    if (hak_hard_owns(p))
+        return hak_hard_realloc(p, n);
+#endif
     hak_superslab_t *ss = hak_ss_lookup(p);
     if (ss) {
         if (HAK_UNLIKELY(hak_tune.integrity) && ss->unit_class[hak_ss_unit(p)] != HAK_NO_CLASS) {
@@ -382,7 +408,7 @@ HAK_EXPORT void *hak_memalign(size_t align, size_t n)
     if (align & (align - 1))                /* glibc rounds a non-power of two up */
         align = (size_t)1 << (64 - __builtin_clzl(align));
     hak_ensure_init();
-    size_t extra = hak_tune.integrity ? HAK_INTEGRITY_EXTRA : 0;   /* room for the canary */
+    size_t extra = HAK_HARDENED ? HAK_TAG : hak_tune.integrity ? HAK_INTEGRITY_EXTRA : 0;   /* room for the canary */
     if (n <= HAK_SMALL_MAX - extra && align <= HAK_SLAB_ALIGN_MAX) {
         size_t s = n + extra < align ? align : n + extra;
         unsigned cls = hak_size_class(s);
@@ -394,6 +420,13 @@ HAK_EXPORT void *hak_memalign(size_t align, size_t n)
     }
     if (!hak_tune.tier_on[HAK_TIER_LARGE])
         return hak_sys_memalign(align, n);
+#if HAK_HARDENED
+    if (n > PTRDIFF_MAX) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return hak_hard_arm_large(hak_large_alloc(n + HAK_TAG, align), n);
+#endif
     return hak_large_alloc(n, align);
 }
 
@@ -429,6 +462,9 @@ HAK_EXPORT int hak_owns(const void *p)
 {
     if (!p)
         return 0;
+#if HAK_HARDENED
+    return hak_hard_owns(p);
+#endif
     hak_superslab_t *ss = hak_ss_lookup(p);
     if (ss)
         return ss->unit_class[hak_ss_unit(p)] != HAK_NO_CLASS;
@@ -442,6 +478,9 @@ HAK_EXPORT int hak_malloc_trim(size_t pad)
     size_t released = 0;
     hak_tls_t *t = hak_thread;
     if (t->state == HAK_TLS_ACTIVE) {
+#if HAK_HARDENED
+        hak_hard_drain(t);
+#endif
         for (unsigned c = 0; c < HAK_NCLASS; c++)
             if (hak_bin_count(&t->bins[c]))
                 bin_flush(t->heap, &t->bins[c], hak_bin_count(&t->bins[c]));

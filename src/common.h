@@ -33,8 +33,20 @@
 #define HAK_SANITIZER_THREAD 0
 #endif
 
-/* The debug variant compiles integrity checks in whatever the mode says. */
-#define HAK_HAS_INTEGRITY (HAK_FEATURE_INTEGRITY || HAK_DEBUG)
+/* The hardened block path (src/hardened/) wraps malloc and free: a state byte per block, a size tag,
+ * quarantine, poisoning or zero-size blocks. Its checks replace the integrity feature's canaries. */
+#define HAK_HARDENED (HAK_FEATURE_FREE_CHECK || HAK_FEATURE_OVERFLOW_CHECK || HAK_FEATURE_QUARANTINE || \
+                      HAK_FEATURE_POISON || HAK_FEATURE_ZERO_FAULT)
+/* Any of the hardened mode's features (src/hardened/): their counters go into the stats report. */
+#define HAK_HARDENING (HAK_HARDENED || HAK_FEATURE_ENCODED_LINKS || HAK_FEATURE_GUARD_PAGES || \
+                       HAK_FEATURE_SHUFFLE || HAK_FEATURE_NX_HEAP)
+#if HAK_FEATURE_POISON && !HAK_FEATURE_FREE_CHECK
+#error "the poison feature needs free_check: a block's state byte says whether it was poisoned"
+#endif
+
+/* The debug variant compiles integrity checks in whatever the mode says (the hardened checks instead
+ * where the mode has them). */
+#define HAK_HAS_INTEGRITY ((HAK_FEATURE_INTEGRITY || HAK_DEBUG) && !HAK_HARDENED)
 #define HAK_HAS_STATS     (HAK_FEATURE_STATS)
 
 /* Geometry: 2 MiB SuperSlabs made of 64 KiB units; a slab spans 1, 4 or 8 units. */
@@ -43,8 +55,10 @@
 #define HAK_UNIT_SHIFT  16
 #define HAK_UNIT_SIZE   ((uintptr_t)1 << HAK_UNIT_SHIFT)
 #define HAK_UNITS       (HAK_SS_SIZE / HAK_UNIT_SIZE)     /* 32 */
-#define HAK_SS_HEADER   4096                               /* unit 0 serves blocks after this */
 #define HAK_PAGE        4096
+/* guard_pages: the page after the header and the SuperSlab's last page are inaccessible. */
+#define HAK_SS_GUARD    (HAK_FEATURE_GUARD_PAGES ? HAK_PAGE : 0)
+#define HAK_SS_HEADER   (HAK_PAGE + HAK_SS_GUARD)          /* unit 0 serves blocks after this */
 
 /* Tier limits (inclusive upper bounds). */
 #define HAK_TINY_MAX    2048

@@ -1,6 +1,8 @@
 /* heap.c — per-thread heaps: refilling caches from slabs, returning blocks, recycling heaps of exited threads. */
 #include "heap.h"
 #include "decay.h"
+#include "hardened/hardened.h"
+#include "hardened/links.h"
 #include "os.h"
 #include "tuning.h"
 
@@ -164,9 +166,9 @@ static uint32_t slab_drain(hak_heap_t *h, hak_slab_t *s)
     } else {
         if (s->free) {
             void *t = l;
-            while (*(void **)t)
-                t = *(void **)t;
-            *(void **)t = s->free;
+            for (void *n; (n = hak_link_get(t)) != NULL;)
+                t = n;
+            hak_link_set(t, s->free);
         }
         s->free = l;
         s->free_count += n;
@@ -207,9 +209,9 @@ static void chain_splice(chain_t *c, void *list, uint32_t n)
 {
     if (c->head) {
         if (!c->tail)
-            for (c->tail = c->head; *(void **)c->tail; c->tail = *(void **)c->tail)
-                ;
-        *(void **)c->tail = list;
+            for (void *n = c->tail = c->head; (n = hak_link_get(c->tail)) != NULL;)
+                c->tail = n;
+        hak_link_set(c->tail, list);
     } else {
         c->head = list;
     }
@@ -238,10 +240,10 @@ static uint32_t take_free(hak_heap_t *h, hak_slab_t *s, chain_t *c, uint32_t wan
         return 0;
     void *first = s->free, *last = first;
     for (uint32_t i = 1; i < got; i++)
-        last = *(void **)last;
-    s->free = *(void **)last;
+        last = hak_link_get(last);
+    s->free = hak_link_get(last);
     s->free_count -= got;
-    *(void **)last = c->head;
+    hak_link_set(last, c->head);
     if (!c->head)
         c->tail = last;
     c->head = first;
@@ -274,13 +276,19 @@ static uint32_t slab_take(hak_heap_t *h, hak_slab_t *s, chain_t *c, uint32_t wan
         if (k > want - got)
             k = want - got;
         char *first = s->start + (size_t)s->carved * s->block_size;
+#if HAK_HARDENED || HAK_FEATURE_SHUFFLE
+        if (k > HAK_CARVE_MAX)
+            k = HAK_CARVE_MAX;     /* the refill loop comes back for more */
+        hak_hard_carve(first, s->block_size, k, &c->head, &c->tail);
+#else
         char *p = first;
         for (uint32_t i = 1; i < k; i++, p += s->block_size)
-            *(void **)p = p + s->block_size;
-        *(void **)p = c->head;
+            hak_link_set(p, p + s->block_size);
+        hak_link_set(p, c->head);
         if (!c->head)
             c->tail = p;
         c->head = first;
+#endif
         c->n += k;
         s->carved += k;
         if (s->carved > s->carved_max)
@@ -425,7 +433,7 @@ void *hak_heap_refill(hak_heap_t *h, hak_bin_t *bin, unsigned cls, unsigned want
     }
     /* Called with an empty bin: the chain minus the block returned becomes the bin. */
     void *p = c.head;
-    bin->head = *(void **)p;
+    bin->head = hak_link_get(p);
     bin->room = bin->cap - (c.n - 1);
     hak_counter_add(&h->st.refills, 1);
     hak_counter_add(&h->st.refill_blocks, c.n);
@@ -441,7 +449,7 @@ static void remote_push(hak_superslab_t *ss, hak_slab_t *s, void *first, void *l
 {
     uintptr_t old = atomic_load_explicit(&s->remote, memory_order_relaxed), w;
     do {
-        *(void **)last = hak_remote_head(old);
+        hak_link_set(last, hak_remote_head(old));
         w = (uintptr_t)first | ((uintptr_t)(hak_remote_count(old) + n) << HAK_REMOTE_SHIFT);
     } while (!atomic_compare_exchange_weak_explicit(&s->remote, &old, w,
                                                     memory_order_acq_rel, memory_order_relaxed));
@@ -460,7 +468,7 @@ static void remote_push(hak_superslab_t *ss, hak_slab_t *s, void *first, void *l
 /* The owner gives back k blocks of slab s, linked first .. last: one splice onto its free list. */
 static void local_push(hak_heap_t *h, hak_slab_t *s, void *first, void *last, uint32_t k)
 {
-    *(void **)last = s->free;
+    hak_link_set(last, s->free);
     s->free = first;
     s->free_count += k;
     s->used -= k;
@@ -494,13 +502,13 @@ void hak_heap_return_list(hak_heap_t *h, void *head, uint32_t n)
     while (n && p) {
         hak_superslab_t *ss = hak_ss_of(p);
         hak_slab_t *s = hak_ss_slab(ss, p);
-        void *last = p, *next = *(void **)p;
+        void *last = p, *next = hak_link_get(p);
         uintptr_t lo = (uintptr_t)s->start, span = (uintptr_t)s->capacity * s->block_size;
         uint32_t k = 1;
         n--;
         while (n && (uintptr_t)next - lo < span) {        /* NULL is below lo: the list's end */
             last = next;
-            next = *(void **)next;
+            next = hak_link_get(next);
             n--;
             k++;
         }

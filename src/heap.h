@@ -26,6 +26,8 @@ static inline uint32_t hak_bin_count(const hak_bin_t *b)
 
 enum hak_tls_state { HAK_TLS_FRESH, HAK_TLS_ACTIVE, HAK_TLS_DEAD };
 
+#define HAK_QUARANTINE_MAX 1024    /* HAKMEM_QUARANTINE_BLOCKS' maximum (modes/options.yaml) */
+
 /* A thread that only frees (heap.c: free storms). */
 typedef struct hak_storm {
     uint32_t flushes;              /* local flushes since the last refill */
@@ -41,6 +43,10 @@ typedef struct hak_tls {
     int state;                     /* enum hak_tls_state */
     uint32_t heap_id;              /* heap->id while ACTIVE, else 0: large blocks name their allocator by it */
     hak_storm_t storm;
+#if HAK_FEATURE_QUARANTINE
+    uint32_t quarantine_next;                          /* the slot the next freed block takes */
+    void *quarantine[HAK_QUARANTINE_MAX];              /* freed blocks not yet reusable, NULL where none */
+#endif
 #if HAK_HAS_LEARN_HOOKS
     hak_learn_thread_t learn;
 #endif
@@ -65,6 +71,9 @@ typedef struct hak_heap_stats {
     hak_counter_t stash_hits, stash_puts;   /* large blocks through the thread's stash (stash.h) */
     hak_counter_t stash_handbacks;          /* large blocks of other threads this one freed back to them */
     hak_counter_t large_allocs, large_frees, large_bytes;   /* large.c: live blocks, summed over heaps */
+    /* hardened/: blocks through the quarantine, blocks whose poison was verified, canary bytes verified,
+     * blocks carved in shuffled order, zero-size blocks served */
+    hak_counter_t hard_quarantined, hard_poison_checked, hard_canary_bytes, hard_shuffled, hard_zero_blocks;
 } hak_heap_stats_t;
 
 /* Heaps by id, so a large block's map entry can name the heap that allocated it in its spare bits

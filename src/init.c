@@ -7,6 +7,7 @@
 #include "decay.h"
 #include "stash.h"
 #include "heap.h"
+#include "hardened/hardened.h"
 #include "integrity.h"
 #include "large.h"
 #include "log.h"
@@ -207,6 +208,7 @@ void hak_init(void)
         atomic_store(&init_owner, pthread_self());
         hak_config_load();
         hak_tuning_init();
+        hak_hardened_init();     /* the secret, before the first block is carved */
         hak_shared_heap = hak_heap_acquire();
         atomic_store_explicit(&hak_ready, 1, memory_order_release);
         pthread_key_create(&thread_key, thread_exit);
@@ -258,6 +260,9 @@ static void thread_exit(void *arg)
     if (t->state != HAK_TLS_ACTIVE)
         return;
     hak_heap_t *h = t->heap;
+#if HAK_HARDENED
+    hak_hard_drain(t);          /* the quarantine into the bins, which go home next */
+#endif
     hak_thread = (hak_tls_t *)&hak_tls_dead;   /* from now on this thread takes the shared heap */
     /* The cache itself is left as it is: the next thread to take the heap starts it from zero. */
     for (unsigned c = 0; c < HAK_NBINS; c++) {

@@ -3,6 +3,7 @@
  * address, the size class, the allocating thread) followed by abort(), as glibc does. */
 #define _GNU_SOURCE
 #include "integrity.h"
+#include "hardened/hardened.h"
 #include "large.h"
 #include "log.h"
 #include "tuning.h"
@@ -177,6 +178,10 @@ HAK_NO_SANITIZE void hak_integrity_check_size(const char *what, void *p, size_t 
 
 void hak_report_invalid(const char *what, const void *p)
 {
+#if HAK_HARDENED
+    hak_hard_invalid(what, p);
+    return;
+#endif
     if (hak_tune.integrity)
         hak_fatal("%s: invalid pointer %p: not a live block (never allocated by hakmem or the system "
                   "allocator it delegates to, or a large block already freed)", what, p);

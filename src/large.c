@@ -9,6 +9,7 @@
 #include "decay.h"
 #include "learn/learn.h"
 #include "heap.h"
+#include "hardened/hardened.h"
 #include "init.h"
 #include "os.h"
 #include "stash.h"
@@ -100,9 +101,15 @@ static size_t round_page(size_t n)
     return (n + HAK_PAGE - 1) & ~(size_t)(HAK_PAGE - 1);
 }
 
-/* A block for n bytes: from the BigCache when one fits, else a fresh mapping (*fresh = 1: reads as zero). */
+/* A block for n bytes: from the BigCache when one fits, else a fresh mapping (*fresh = 1: reads as zero).
+ * guard_pages: every block is a mapping of its own between two inaccessible pages, never cached. */
 static char *obtain(size_t n, size_t align, size_t *map_out, int *zeroed)
 {
+    size_t a = align < HAK_PAGE ? HAK_PAGE : align;
+#if HAK_FEATURE_GUARD_PAGES
+    size_t map = round_page(n ? n : 1);
+    char *base = hak_guard_map_large(map, a);
+#else
 #if HAK_FEATURE_BIGCACHE
     if (align <= HAK_PAGE) {
         size_t got;
@@ -124,14 +131,15 @@ static char *obtain(size_t n, size_t align, size_t *map_out, int *zeroed)
 #else
     size_t map = round_page(n ? n : 1);
 #endif
-    size_t a = align < HAK_PAGE ? HAK_PAGE : align;
     size_t ta = hak_thp_large_align(map);
     if (ta > a)
         a = ta;
     char *base = hak_os_map_aligned(map, a);
+    if (base)
+        hak_thp_large(base, map);
+#endif
     if (!base)
         return NULL;
-    hak_thp_large(base, map);
     *map_out = map;
     *zeroed = 1;
     return base;
@@ -139,6 +147,10 @@ static char *obtain(size_t n, size_t align, size_t *map_out, int *zeroed)
 
 static void give_back(uintptr_t base, size_t map, unsigned owner)
 {
+#if HAK_FEATURE_GUARD_PAGES
+    (void)owner;
+    hak_guard_release_large((void *)base, map);
+#else
 #if HAK_FEATURE_BIGCACHE
     hak_decay_safe_point = 1;     /* no lock held: the decay thread may be started from here */
     int kept = (owner != hak_thread->heap_id && hak_stash_hand_back(owner, (void *)base, map)) ||
@@ -149,6 +161,7 @@ static void give_back(uintptr_t base, size_t map, unsigned owner)
 #endif
     (void)owner;
     hak_os_unmap((void *)base, map);
+#endif
 }
 
 static void *large_alloc(size_t n, size_t align, int zero)
@@ -199,6 +212,33 @@ int hak_large_free(void *p)
     return 1;
 }
 
+#if HAK_FEATURE_GUARD_PAGES
+int hak_large_guarded(uintptr_t addr, void **block, size_t *size)
+{
+    uintptr_t page = addr & ~(uintptr_t)(HAK_PAGE - 1);
+    _Atomic size_t *e = entry(page + HAK_PAGE, 0);      /* the guard below a block */
+    size_t v = e ? entry_map(atomic_load_explicit(e, memory_order_acquire)) : 0;
+    if (v) {
+        *block = (void *)(page + HAK_PAGE);
+        *size = v;
+        return -1;
+    }
+    /* the guard above a block: walk down to its start (a fault report, not a hot path; 1 GiB at most) */
+    for (uintptr_t q = page - HAK_PAGE, steps = 0; q && steps < ((uintptr_t)1 << 18); q -= HAK_PAGE, steps++) {
+        e = entry(q, 0);
+        v = e ? entry_map(atomic_load_explicit(e, memory_order_acquire)) : 0;
+        if (v) {
+            if (q + v != page)
+                return 0;
+            *block = (void *)q;
+            *size = v;
+            return 1;
+        }
+    }
+    return 0;
+}
+#endif
+
 size_t hak_large_usable(const void *p)
 {
     _Atomic size_t *e = entry((uintptr_t)p, 0);
@@ -210,6 +250,10 @@ size_t hak_large_usable(const void *p)
  * it was (NULL: the caller copies). */
 void *hak_large_resize(void *p, size_t n)
 {
+#if HAK_FEATURE_GUARD_PAGES
+    (void)p, (void)n;
+    return NULL;           /* the guard pages stay where they are: the caller copies into a new block */
+#endif
     if (n > PTRDIFF_MAX - ((size_t)2 << 20)) {
         errno = ENOMEM;
         return NULL;

@@ -14,5 +14,8 @@ void  *hak_large_resize(void *p, size_t n);
 size_t hak_large_trim(void);                      /* unmap cached free blocks (malloc_trim); bytes */
 size_t hak_large_in_use(void);                    /* bytes of live large blocks */
 void   hak_large_counts(uint64_t *allocs, uint64_t *frees);
+/* guard_pages, for a fault report: addr in the guard page below (-1) or above (1) a live large block;
+ * 0 when it is in neither. */
+int    hak_large_guarded(uintptr_t addr, void **block, size_t *size);
 
 #endif

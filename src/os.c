@@ -88,6 +88,34 @@ int hak_os_advise(void *p, size_t size, int advice)
     return madvise(p, size, advice);
 }
 
+int hak_os_protect_none(void *p, size_t size)
+{
+    return mprotect(p, size, PROT_NONE);
+}
+
+void *hak_os_reserve(size_t size)
+{
+    void *p = mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    KERNEL_ORDER();
+    return p == MAP_FAILED ? NULL : p;
+}
+
+void hak_os_unreserve(void *p, size_t size)
+{
+    KERNEL_ORDER();
+    munmap(p, size);
+}
+
+int hak_os_make_inaccessible(void *p, size_t size)
+{
+    KERNEL_ORDER();
+    void *q = mmap(p, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+    if (q == MAP_FAILED)
+        return -1;
+    atomic_fetch_sub_explicit(&hak_os.mapped_bytes, (int64_t)size, memory_order_relaxed);
+    return 0;
+}
+
 /* Bump allocation from 1 MiB chunks; metadata is never freed, only recycled by its owners. */
 static pthread_mutex_t meta_lock = PTHREAD_MUTEX_INITIALIZER;
 static char *meta_cur, *meta_end;

@@ -20,6 +20,14 @@ void  hak_os_unmap(void *p, size_t size);
 /* Resize a mapping in place (dest NULL), or move its pages onto dest, replacing what is mapped there. */
 void *hak_os_remap(void *p, size_t old_size, size_t new_size, void *dest);
 int   hak_os_advise(void *p, size_t size, int advice);
+/* Make [p, p + size) inaccessible (guard pages); 0 on success. */
+int   hak_os_protect_none(void *p, size_t size);
+/* Replace [p, p + size) of a mapping of ours with fresh inaccessible pages: the memory goes back to the
+ * kernel, the address range stays reserved (and mapped_bytes counts it no more). */
+int   hak_os_make_inaccessible(void *p, size_t size);
+/* Address space only: an inaccessible, unbacked reservation (not counted in mapped_bytes). */
+void *hak_os_reserve(size_t size);
+void  hak_os_unreserve(void *p, size_t size);
 
 /* Zeroed memory for allocator metadata that lives as long as the process. */
 void *hak_meta_alloc(size_t size);

@@ -8,6 +8,7 @@
 #include "os.h"
 #include "size_class.h"
 #include "superslab.h"
+#include "hardened/hardened.h"
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -364,6 +365,13 @@ static const char *render_json(void)
         put(&o, "\"bigcache_hit_rate\":null},");
     if (mem[0])
         put(&o, "\"memory\":{%s},", mem);
+#if HAK_HARDENING
+    {
+        char hard[512];
+        size_t n = hak_hard_report_json(hard, sizeof hard);
+        put(&o, "%.*s,", (int)n, hard);
+    }
+#endif
     if (hak_learn_report_json && !in_forked_child) {
         char learn[8192];
         size_t n = hak_learn_report_json(learn, sizeof learn);

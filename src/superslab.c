@@ -4,6 +4,7 @@
 #include "superslab.h"
 #include "decay.h"
 #include "heap.h"
+#include "hardened/hardened.h"
 #include "os.h"
 #include "thp.h"
 
@@ -47,6 +48,15 @@ static void map_set(hak_superslab_t *ss, int on)
     atomic_fetch_add_explicit(&st.live, on ? 1 : -1, memory_order_relaxed);
 }
 
+static void ss_unmap(hak_superslab_t *ss)
+{
+    map_set(ss, 0);
+#if HAK_FEATURE_GUARD_PAGES || HAK_FEATURE_FREE_CHECK
+    hak_guard_superslab_unmapped(ss);
+#endif
+    hak_os_unmap(ss, HAK_SS_SIZE);
+}
+
 size_t hak_ss_live_count(void)
 {
     int64_t n = atomic_load_explicit(&st.live, memory_order_relaxed);
@@ -71,8 +81,14 @@ static void ss_unlock(hak_superslab_t *ss)
 static void ss_init(hak_superslab_t *ss, struct hak_heap *owner)
 {
     uint32_t huge = ss->thp_huge;
+#if HAK_FEATURE_FREE_CHECK
+    uint8_t *state = ss->state;
+#endif
     memset(ss, 0, sizeof *ss);
     ss->thp_huge = huge;
+#if HAK_FEATURE_FREE_CHECK
+    ss->state = state;
+#endif
     memset(ss->unit_class, HAK_NO_CLASS, sizeof ss->unit_class);
     ss->magic = HAK_SS_MAGIC;
     atomic_store_explicit(&ss->owner, owner, memory_order_relaxed);
@@ -191,6 +207,9 @@ static unsigned map_fresh(hak_superslab_t **out, unsigned n, unsigned owned)
         return map_fresh(out, 1, owned);
     }
     int huge = hak_thp_superslab(m, (size_t)n * HAK_SS_SIZE, owned);
+#if HAK_FEATURE_GUARD_PAGES || HAK_FEATURE_FREE_CHECK
+    hak_guard_superslabs(m, n);      /* guard pages, state maps: set in each header, kept by ss_init */
+#endif
     for (unsigned i = 0; i < n; i++) {
         hak_superslab_t *ss = (hak_superslab_t *)(m + (size_t)i * HAK_SS_SIZE);
         ss->thp_huge = (uint32_t)huge;
@@ -315,8 +334,7 @@ void hak_ss_destroy(hak_superslab_t *ss)
     }
     pthread_mutex_unlock(&cache_lock);
     CNT(evicted, 1);
-    map_set(victim, 0);
-    hak_os_unmap(victim, HAK_SS_SIZE);
+    ss_unmap(victim);
     if (victim != ss)
         hak_decay_kick();
 }
@@ -334,8 +352,7 @@ size_t hak_ss_cache_trim(size_t keep)
         pthread_mutex_unlock(&cache_lock);
         if (!ss)
             return released;
-        map_set(ss, 0);
-        hak_os_unmap(ss, HAK_SS_SIZE);
+        ss_unmap(ss);
         released += HAK_SS_SIZE;
     }
 }
@@ -440,7 +457,8 @@ hak_slab_t *hak_ss_slab_create(hak_superslab_t *ss, unsigned cls)
     memset(s, 0, sizeof *s);
     s->start = base + off;
     s->block_size = hak_class_size[cls];
-    s->capacity = (uint32_t)(((size_t)n * HAK_UNIT_SIZE - off) / s->block_size);
+    size_t span = (size_t)n * HAK_UNIT_SIZE - off - (u + n == HAK_UNITS ? HAK_SS_GUARD : 0);  /* last page: guard */
+    s->capacity = (uint32_t)(span / s->block_size);
     s->cls = (uint16_t)cls;
     s->units = (uint8_t)n;
     for (unsigned i = 0; i < n; i++) {

@@ -5,6 +5,7 @@
 
 #if HAK_HAS_LEARNING
 #include "heap.h"
+#include "hardened/links.h"
 #include "size_class.h"
 
 #include <stdarg.h>
@@ -74,9 +75,9 @@ void hak_learn_bin_set_cap(hak_tls_t *t, hak_bin_t *b, uint32_t new_cap)
         uint32_t k = count - new_cap;
         void *head = b->head, *p = head;
         for (uint32_t i = 1; i < k; i++)
-            p = *(void **)p;
-        b->head = *(void **)p;
-        *(void **)p = NULL;
+            p = hak_link_get(p);
+        b->head = hak_link_get(p);
+        hak_link_set(p, NULL);
         hak_counter_add(&t->heap->st.flushes, 1);
         hak_counter_add(&t->heap->st.flush_blocks, k);
         hak_heap_return_list(t->heap, head, k);
