@@ -33,7 +33,7 @@
 #define HAK_SANITIZER_THREAD 0
 #endif
 
-/* The hardened block path (src/hardened/) wraps malloc and free: a state byte per block, a size tag,
+/* The hardened block path (src/hardened/) wraps malloc and free: a state and size tag per block,
  * quarantine, poisoning or zero-size blocks. Its checks replace the integrity feature's canaries. */
 #define HAK_HARDENED (HAK_FEATURE_FREE_CHECK || HAK_FEATURE_OVERFLOW_CHECK || HAK_FEATURE_QUARANTINE || \
                       HAK_FEATURE_POISON || HAK_FEATURE_ZERO_FAULT)
@@ -41,7 +41,7 @@
 #define HAK_HARDENING (HAK_HARDENED || HAK_FEATURE_ENCODED_LINKS || HAK_FEATURE_GUARD_PAGES || \
                        HAK_FEATURE_SHUFFLE || HAK_FEATURE_NX_HEAP)
 #if HAK_FEATURE_POISON && !HAK_FEATURE_FREE_CHECK
-#error "the poison feature needs free_check: a block's state byte says whether it was poisoned"
+#error "the poison feature needs free_check: a block's state says whether it was poisoned"
 #endif
 
 /* The debug variant compiles integrity checks in whatever the mode says (the hardened checks instead

@@ -6,6 +6,7 @@
 #include "size_class.h"
 #include "superslab.h"
 #include "learn/learn_thread.h"
+#include "hardened/block.h"
 
 #include <pthread.h>
 
@@ -43,6 +44,9 @@ typedef struct hak_tls {
     int state;                     /* enum hak_tls_state */
     uint32_t heap_id;              /* heap->id while ACTIVE, else 0: large blocks name their allocator by it */
     hak_storm_t storm;
+#if HAK_HARDENED
+    hak_hard_counts_t hard;
+#endif
 #if HAK_FEATURE_QUARANTINE
     uint32_t quarantine_next;                          /* the slot the next freed block takes */
     void *quarantine[HAK_QUARANTINE_MAX];              /* freed blocks not yet reusable, NULL where none */

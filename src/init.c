@@ -261,7 +261,7 @@ static void thread_exit(void *arg)
         return;
     hak_heap_t *h = t->heap;
 #if HAK_HARDENED
-    hak_hard_drain(t);          /* the quarantine into the bins, which go home next */
+    hak_hard_thread_exit(t);    /* the quarantine into the bins, which go home next */
 #endif
     hak_thread = (hak_tls_t *)&hak_tls_dead;   /* from now on this thread takes the shared heap */
     /* The cache itself is left as it is: the next thread to take the heap starts it from zero. */

@@ -101,14 +101,18 @@ static size_t round_page(size_t n)
     return (n + HAK_PAGE - 1) & ~(size_t)(HAK_PAGE - 1);
 }
 
-/* A block for n bytes: from the BigCache when one fits, else a fresh mapping (*fresh = 1: reads as zero).
- * guard_pages: every block is a mapping of its own between two inaccessible pages, never cached. */
+/* guard_pages, quarantine (hardened/guard.c): mappings of their own between guard pages, held
+ * inaccessible for a while when freed. */
+#define LARGE_GUARDED (HAK_FEATURE_GUARD_PAGES || HAK_FEATURE_QUARANTINE)
+
+/* A block for n bytes: from the BigCache when one fits, else a fresh mapping (*zeroed = 1: reads as zero).
+ * guarded (hardened): from guard.c, never from the BigCache. */
 static char *obtain(size_t n, size_t align, size_t *map_out, int *zeroed)
 {
     size_t a = align < HAK_PAGE ? HAK_PAGE : align;
-#if HAK_FEATURE_GUARD_PAGES
-    size_t map = round_page(n ? n : 1);
-    char *base = hak_guard_map_large(map, a);
+#if LARGE_GUARDED
+    size_t map;
+    char *base = hak_guard_large_take(round_page(n ? n : 1), a, &map, zeroed);
 #else
 #if HAK_FEATURE_BIGCACHE
     if (align <= HAK_PAGE) {
@@ -137,19 +141,19 @@ static char *obtain(size_t n, size_t align, size_t *map_out, int *zeroed)
     char *base = hak_os_map_aligned(map, a);
     if (base)
         hak_thp_large(base, map);
+    *zeroed = 1;
 #endif
     if (!base)
         return NULL;
     *map_out = map;
-    *zeroed = 1;
     return base;
 }
 
 static void give_back(uintptr_t base, size_t map, unsigned owner)
 {
-#if HAK_FEATURE_GUARD_PAGES
+#if LARGE_GUARDED
     (void)owner;
-    hak_guard_release_large((void *)base, map);
+    hak_guard_large_release((void *)base, map);
 #else
 #if HAK_FEATURE_BIGCACHE
     hak_decay_safe_point = 1;     /* no lock held: the decay thread may be started from here */
@@ -250,7 +254,7 @@ size_t hak_large_usable(const void *p)
  * it was (NULL: the caller copies). */
 void *hak_large_resize(void *p, size_t n)
 {
-#if HAK_FEATURE_GUARD_PAGES
+#if LARGE_GUARDED
     (void)p, (void)n;
     return NULL;           /* the guard pages stay where they are: the caller copies into a new block */
 #endif

@@ -88,9 +88,14 @@ int hak_os_advise(void *p, size_t size, int advice)
     return madvise(p, size, advice);
 }
 
-int hak_os_protect_none(void *p, size_t size)
+int hak_os_protect(void *p, size_t size, int rw)
 {
-    return mprotect(p, size, PROT_NONE);
+    return mprotect(p, size, rw ? PROT_READ | PROT_WRITE : PROT_NONE);
+}
+
+void hak_os_count_mapped(int64_t delta)
+{
+    atomic_fetch_add_explicit(&hak_os.mapped_bytes, delta, memory_order_relaxed);
 }
 
 void *hak_os_reserve(size_t size)

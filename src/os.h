@@ -20,8 +20,10 @@ void  hak_os_unmap(void *p, size_t size);
 /* Resize a mapping in place (dest NULL), or move its pages onto dest, replacing what is mapped there. */
 void *hak_os_remap(void *p, size_t old_size, size_t new_size, void *dest);
 int   hak_os_advise(void *p, size_t size, int advice);
-/* Make [p, p + size) inaccessible (guard pages); 0 on success. */
-int   hak_os_protect_none(void *p, size_t size);
+/* Make [p, p + size) inaccessible (rw 0: guard pages, quarantined blocks) or read-write again; 0 on success. */
+int   hak_os_protect(void *p, size_t size, int rw);
+/* mapped_bytes changes that only the caller knows of (a reservation's pages coming back, say). */
+void  hak_os_count_mapped(int64_t delta);
 /* Replace [p, p + size) of a mapping of ours with fresh inaccessible pages: the memory goes back to the
  * kernel, the address range stays reserved (and mapped_bytes counts it no more). */
 int   hak_os_make_inaccessible(void *p, size_t size);

@@ -51,9 +51,6 @@ static void map_set(hak_superslab_t *ss, int on)
 static void ss_unmap(hak_superslab_t *ss)
 {
     map_set(ss, 0);
-#if HAK_FEATURE_GUARD_PAGES || HAK_FEATURE_FREE_CHECK
-    hak_guard_superslab_unmapped(ss);
-#endif
     hak_os_unmap(ss, HAK_SS_SIZE);
 }
 
@@ -81,14 +78,8 @@ static void ss_unlock(hak_superslab_t *ss)
 static void ss_init(hak_superslab_t *ss, struct hak_heap *owner)
 {
     uint32_t huge = ss->thp_huge;
-#if HAK_FEATURE_FREE_CHECK
-    uint8_t *state = ss->state;
-#endif
     memset(ss, 0, sizeof *ss);
     ss->thp_huge = huge;
-#if HAK_FEATURE_FREE_CHECK
-    ss->state = state;
-#endif
     memset(ss->unit_class, HAK_NO_CLASS, sizeof ss->unit_class);
     ss->magic = HAK_SS_MAGIC;
     atomic_store_explicit(&ss->owner, owner, memory_order_relaxed);
@@ -207,8 +198,8 @@ static unsigned map_fresh(hak_superslab_t **out, unsigned n, unsigned owned)
         return map_fresh(out, 1, owned);
     }
     int huge = hak_thp_superslab(m, (size_t)n * HAK_SS_SIZE, owned);
-#if HAK_FEATURE_GUARD_PAGES || HAK_FEATURE_FREE_CHECK
-    hak_guard_superslabs(m, n);      /* guard pages, state maps: set in each header, kept by ss_init */
+#if HAK_FEATURE_GUARD_PAGES
+    hak_guard_superslabs(m, n);      /* a mapping's property: kept while it is cached */
 #endif
     for (unsigned i = 0; i < n; i++) {
         hak_superslab_t *ss = (hak_superslab_t *)(m + (size_t)i * HAK_SS_SIZE);

@@ -65,9 +65,6 @@ typedef struct hak_superslab {
     uint64_t cached_since;         /* in the global cache: when it arrived */
     uint32_t cache_released;       /* in the global cache: its pages were given back */
     uint32_t thp_huge;             /* advised MADV_HUGEPAGE (a property of the mapping: kept by ss_init) */
-#if HAK_FEATURE_FREE_CHECK
-    uint8_t *state;                /* a byte per 16 B of the SuperSlab (hardened/block.h); kept by ss_init */
-#endif
     struct hak_superslab *dq_next, *dq_prev;
     hak_slab_t slabs[HAK_UNITS];   /* valid at each slab's first unit */
 } hak_superslab_t;

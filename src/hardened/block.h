@@ -1,17 +1,19 @@
-/* block.h — what the hardened mode keeps per block: a state byte, a size tag after a canary, poison.
+/* block.h — what the hardened mode keeps in each block: a tag holding its state and size, a canary
+ * before it, poison while it is free.
  *
  * A slab block of class size S serving a request of n bytes (n + HAK_TAG <= S):
  *
  *   [0, n)               the program's bytes (the first word holds the encoded link while free)
- *   [n, n + canary)      canary bytes, as many of HAKMEM_CANARY_BYTES as fit before the tag
- *   [S - 8, S)           tag: n << 16, xored with a keyed hash of the block's address
+ *   [n, n + canary)      canary bytes (overflow_check), as many of HAKMEM_CANARY_BYTES as fit
+ *   [S - 8, S)           tag: state | n << 16, xored with a keyed hash of the block's address
  *
- * A large block has the same tail at the end of its mapping. The tag survives a free (poison stops short
- * of it), so a double free still names the size, and every carved block gets one (n = 0): the 8 bytes
- * before any block are the tag of the one below, so a write before its start is caught at its free.
- *
- * State bytes (free_check) live in a map beside each SuperSlab, one byte per 16-byte granule, indexed by
- * the block's offset: only a block's first granule is ever non-zero. */
+ * A large block has the same tail at the end of its mapping. The tag is the block's state (free_check):
+ * a free finds LIVE there or reports what it finds (FREED: a double free; no valid tag at a block's
+ * start: an overflow; not a block's start: an invalid pointer), an allocation finds FREED or FRESH. It
+ * lives in the block's own last bytes, so a free touches no shared side table. Carved blocks get one
+ * (FRESH, n = 0): the 8 bytes below any block are the tag of the one before it, so a write before a
+ * block's start is caught at its free. Without the program knowing the key, no value it writes forges
+ * a tag but by a chance of 2^-16 times the odds of a size that fits. */
 #ifndef HAK_HARDENED_BLOCK_H
 #define HAK_HARDENED_BLOCK_H
 
@@ -19,25 +21,25 @@
 
 #include <string.h>
 
-#if HAK_FEATURE_OVERFLOW_CHECK
+#if HAK_FEATURE_FREE_CHECK || HAK_FEATURE_OVERFLOW_CHECK
 #define HAK_TAG 8
 #else
 #define HAK_TAG 0
 #endif
 
+/* The tag's low 16 bits (after the hash is removed). Without free_check every tag says LIVE. */
 enum hak_block_state {
-    HAK_BLOCK_NONE = 0,    /* not the start of a block, or never carved */
-    HAK_BLOCK_FRESH = 1,   /* carved, never handed out: no poison to verify */
-    HAK_BLOCK_FREED = 2,   /* freed: poisoned, waiting in a quarantine, bin or slab */
-    HAK_BLOCK_LIVE = 3,    /* with the program */
-    HAK_BLOCK_LEAKED = 4,  /* reported and kept out of use (HAKMEM_ERROR_ACTION=report) */
+    HAK_BLOCK_LIVE = 0x4c56,     /* with the program */
+    HAK_BLOCK_FREED = 0x4652,    /* freed: poisoned, waiting in a quarantine, bin or slab */
+    HAK_BLOCK_FRESH = 0x4e57,    /* carved, never handed out: no poison to verify */
+    HAK_BLOCK_LEAKED = 0x4c4b,   /* reported and kept out of use (HAKMEM_ERROR_ACTION=report) */
 };
 
 /* Run-time settings of the hardened path (from the knobs, at start-up). */
 typedef struct hak_hard_tuning {
     uint64_t tag_key;          /* keys the tags and canaries */
     uint32_t canary_bytes;     /* HAKMEM_CANARY_BYTES */
-    uint32_t poison_bytes;     /* HAKMEM_POISON_BYTES */
+    uint32_t poison_bytes;     /* HAKMEM_POISON_BYTES, whole 16-byte lanes */
     uint32_t quarantine;       /* HAKMEM_QUARANTINE_BLOCKS */
     int report_only;           /* HAKMEM_ERROR_ACTION=report */
     int zero_fault;            /* HAKMEM_ZERO_FAULT */
@@ -46,30 +48,13 @@ typedef struct hak_hard_tuning {
 
 extern hak_hard_tuning_t hak_hard;
 
+/* Per-thread counters of the hot paths (in the thread's cache; folded into its heap at exit). */
+typedef struct hak_hard_counts {
+    hak_counter_t quarantined, poison_checked, canary_bytes;
+} hak_hard_counts_t;
+
 #define HAK_POISON_BYTE 0xdb
 #define HAK_POISON_WORD 0xdbdbdbdbdbdbdbdbull
-#define HAK_STATE_BYTES (HAK_SS_SIZE >> 4)
-
-#if HAK_FEATURE_FREE_CHECK
-static inline uint8_t *hak_block_state(const void *p)
-{
-    hak_superslab_t *ss = hak_ss_of(p);
-    return ss->state + (((uintptr_t)p & (HAK_SS_SIZE - 1)) >> 4);
-}
-#endif
-
-/* ---- tags and canaries ------------------------------------------------------------------------ */
-
-static inline uint64_t hak_tag_hash(const void *p)
-{
-    return ((uint64_t)(uintptr_t)p ^ hak_hard.tag_key) * 0x9e3779b97f4a7c15ull;
-}
-
-/* Canary bytes are in 0x80-0xfe: a text or NUL overrun never matches one. */
-static inline uint64_t hak_canary_word(uint64_t h)
-{
-    return ((h >> 7) | 0x8080808080808080ull) & 0xfefefefefefefefeull;
-}
 
 static inline uint64_t hak_load64(const void *p)
 {
@@ -80,55 +65,91 @@ static inline uint64_t hak_load64(const void *p)
 
 static inline void hak_store64(void *p, uint64_t v) { memcpy(p, &v, 8); }
 
-/* Arm block p of `room` bytes (its class size, or its mapping) for a request of n <= room - HAK_TAG. */
-static inline void hak_tag_arm(void *p, size_t room, size_t n)
+/* ---- tags ---------------------------------------------------------------------------------------- */
+
+static inline uint64_t hak_tag_hash(const void *p)
+{
+    return ((uint64_t)(uintptr_t)p ^ hak_hard.tag_key) * 0x9e3779b97f4a7c15ull;
+}
+
+/* Block p's tag with its hash removed: state in the low 16 bits, size above. */
+static inline uint64_t hak_tag_get(const void *p, size_t room)
+{
+    return hak_load64((const char *)p + room - HAK_TAG) ^ hak_tag_hash(p);
+}
+
+static inline void hak_tag_set(void *p, size_t room, size_t n, unsigned state)
+{
+    hak_store64((char *)p + room - HAK_TAG, hak_tag_hash(p) ^ ((uint64_t)n << 16) ^ state);
+}
+
+/* 1 when a tag (hash removed) is one a block of `room` bytes can carry. */
+static inline int hak_tag_valid(uint64_t t, size_t room)
+{
+    unsigned st = (unsigned)(t & 0xffff);
+    return (t >> 16) <= room - HAK_TAG &&
+           (st == HAK_BLOCK_LIVE || st == HAK_BLOCK_FREED || st == HAK_BLOCK_FRESH || st == HAK_BLOCK_LEAKED);
+}
+
+/* ---- canaries --------------------------------------------------------------------------------------- */
+
+/* Canary bytes are in 0x80-0xfe: a text or NUL overrun never matches one. */
+static inline uint64_t hak_canary_word(const void *p)
+{
+    return ((hak_tag_hash(p) >> 7) | 0x8080808080808080ull) & 0xfefefefefefefefeull;
+}
+
+/* Canary bytes a block of `room` bytes holding n has: as many as asked for, as far as there is room. */
+static inline size_t hak_canary_len(size_t room, size_t n)
 {
 #if HAK_FEATURE_OVERFLOW_CHECK
-    char *b = p;
-    uint64_t h = hak_tag_hash(p), c = hak_canary_word(h);
-    size_t end = room - HAK_TAG;
-    /* whole words from n: the last may run into the tag, which is written after them */
-    for (size_t k = 0; k < hak_hard.canary_bytes && n + k < end; k += 8)
-        hak_store64(b + n + k, c);
-    hak_store64(b + end, h ^ ((uint64_t)n << 16));
+    size_t left = room - HAK_TAG - n;
+    return left < hak_hard.canary_bytes ? left : hak_hard.canary_bytes;
 #else
-    (void)p, (void)room, (void)n;
+    (void)room, (void)n;
+    return 0;
 #endif
 }
 
-/* The size a tag records, or (size_t)-1 when the tag is not one this block could carry. */
-static inline size_t hak_tag_size(const void *p, size_t room)
+/* Whole canary words from n (the last may run into the tag, which is written after them). */
+static inline void hak_canary_arm(void *p, size_t room, size_t n)
 {
 #if HAK_FEATURE_OVERFLOW_CHECK
-    uint64_t t = hak_load64((const char *)p + room - HAK_TAG) ^ hak_tag_hash(p);
-    if ((t & 0xffff) || (t >> 16) > room - HAK_TAG)
-        return (size_t)-1;
-    return (size_t)(t >> 16);
+    char *b = p;
+    uint64_t c = hak_canary_word(p);
+    hak_store64(b + n, c);
+    for (size_t k = 8; HAK_UNLIKELY(k < hak_hard.canary_bytes) && n + k < room - HAK_TAG; k += 8)
+        hak_store64(b + n + k, c);
 #else
-    (void)p, (void)room;
-    return 0;
+    (void)p, (void)room, (void)n;
 #endif
 }
 
 /* Offset of the first canary byte of block p (request n, `room` bytes) that differs, or SIZE_MAX. */
 static inline size_t hak_canary_broken(const void *p, size_t room, size_t n)
 {
-#if HAK_FEATURE_OVERFLOW_CHECK
     const unsigned char *b = p;
-    uint64_t c = hak_canary_word(hak_tag_hash(p));
-    size_t end = room - HAK_TAG, k = 0;
-    for (; k < hak_hard.canary_bytes && n + k < end; k += 8) {
-        size_t len = end - (n + k) < 8 ? end - (n + k) : 8;
+    uint64_t c = hak_canary_word(p);
+    size_t len = hak_canary_len(room, n);
+    for (size_t k = 0; k < len; k += 8) {
         uint64_t diff = hak_load64(b + n + k) ^ c;
-        if (len < 8)
-            diff &= ((uint64_t)1 << (len * 8)) - 1;
-        if (diff)
+        if (len - k < 8)
+            diff &= ((uint64_t)1 << ((len - k) * 8)) - 1;
+        if (HAK_UNLIKELY(diff))
             return n + k + (size_t)__builtin_ctzll(diff) / 8;
     }
+    return SIZE_MAX;
+}
+
+/* Block p (`room` bytes) handed to the program for n bytes: canary, then its tag. */
+static inline void hak_block_arm(void *p, size_t room, size_t n)
+{
+#if HAK_TAG
+    hak_canary_arm(p, room, n);
+    hak_tag_set(p, room, n, HAK_BLOCK_LIVE);
 #else
     (void)p, (void)room, (void)n;
 #endif
-    return SIZE_MAX;
 }
 
 #endif

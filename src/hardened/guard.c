@@ -30,7 +30,7 @@ void hak_link_corrupt(const void *blk, uintptr_t decoded)
 #endif
 
 static struct {
-    _Atomic uint64_t guard_pages, large_quarantined;
+    _Atomic uint64_t guard_pages, large_quarantined, large_reused;
 } st;
 
 /* ---- the secret ---------------------------------------------------------------------------------- */
@@ -173,72 +173,73 @@ void hak_hardened_init(void)
 
 void hak_guard_superslabs(char *m, unsigned n)
 {
-#if HAK_FEATURE_FREE_CHECK
-    /* the state maps of all n in one mapping: unbacked until a block's byte is written */
-    uint8_t *maps = hak_os_map((size_t)n * HAK_STATE_BYTES);
-#endif
+#if HAK_FEATURE_GUARD_PAGES
+    if (!hak_cfg.guard_pages)
+        return;
     for (unsigned i = 0; i < n; i++) {
         char *ss = m + (size_t)i * HAK_SS_SIZE;
-#if HAK_FEATURE_FREE_CHECK
-        /* without a map (ENOMEM) the SuperSlab could not be checked: a mapping of its own, or abort */
-        ((hak_superslab_t *)ss)->state = maps ? maps + (size_t)i * HAK_STATE_BYTES : hak_os_map(HAK_STATE_BYTES);
-        if (!((hak_superslab_t *)ss)->state)
-            hak_fatal("out of memory for the state map of a SuperSlab");
-#endif
-#if HAK_FEATURE_GUARD_PAGES
-        if (hak_cfg.guard_pages && hak_os_protect_none(ss + HAK_PAGE, HAK_SS_GUARD) == 0 &&
-            hak_os_protect_none(ss + HAK_SS_SIZE - HAK_SS_GUARD, HAK_SS_GUARD) == 0)
+        if (hak_os_protect(ss + HAK_PAGE, HAK_SS_GUARD, 0) == 0 &&
+            hak_os_protect(ss + HAK_SS_SIZE - HAK_SS_GUARD, HAK_SS_GUARD, 0) == 0)
             atomic_fetch_add_explicit(&st.guard_pages, 2, memory_order_relaxed);
-#endif
     }
-}
-
-void hak_guard_superslab_unmapped(hak_superslab_t *ss)
-{
-#if HAK_FEATURE_FREE_CHECK
-    hak_os_unmap(ss->state, HAK_STATE_BYTES);
 #else
-    (void)ss;
+    (void)m, (void)n;
 #endif
 }
 
-/* ---- large blocks --------------------------------------------------------------------------------- */
+/* ---- large blocks ------------------------------------------------------------------------------------
+ *
+ * A large block is a mapping of its own with an inaccessible page on each side. A freed one waits in a
+ * ring of HAKMEM_QUARANTINE_LARGE, oldest first, its first HAKMEM_POISON_BYTES poisoned: a second free
+ * is named, and a block of the ring's older half may serve a request of its size (up to twice it)
+ * again once its poison has been verified. The newest HAKMEM_QUARANTINE_LARGE_MB of them keep their
+ * pages; older ones give them back and become inaccessible (a use after free faults, and is named).
+ * The ring's oldest is unmapped when a new one comes. (Making every freed block inaccessible would
+ * cost two mprotect calls and a page fault per page each time a block is reused.) */
 
-void *hak_guard_map_large(size_t size, size_t align)
+#define LG (HAK_FEATURE_GUARD_PAGES ? HAK_PAGE : 0)
+
+static void *map_guarded(size_t size, size_t align)
 {
-    size_t g = HAK_PAGE, total = size + 2 * g;
-    if (total < size || total + align < total) {
+    size_t total = size + 2 * LG, extra = align > HAK_PAGE ? align : 0;
+    if (total < size || total + extra < total) {
         errno = ENOMEM;
         return NULL;
     }
-    char *raw = hak_os_map(total + (align > HAK_PAGE ? align : 0));
+    char *raw = hak_os_map(total + extra);
     if (!raw)
         return NULL;
-    char *base = raw + g;
-    if (align > HAK_PAGE) {   /* trim the over-mapping down to [base - g, base + size + g) */
+    char *base = raw + LG;
+    if (extra) {   /* trim the over-mapping down to [base - LG, base + size + LG) */
         base = (char *)(((uintptr_t)base + align - 1) & ~(uintptr_t)(align - 1));
-        hak_os_unmap(raw, (size_t)(base - g - raw));
-        hak_os_unmap(base + size + g, (size_t)(raw + total + align - (base + size + g)));
+        hak_os_unmap(raw, (size_t)(base - LG - raw));
+        hak_os_unmap(base + size + LG, (size_t)(raw + total + extra - (base + size + LG)));
     }
 #if HAK_FEATURE_GUARD_PAGES
-    if (hak_cfg.guard_pages && hak_os_protect_none(base - g, g) == 0 && hak_os_protect_none(base + size, g) == 0)
+    if (hak_cfg.guard_pages && hak_os_protect(base - LG, LG, 0) == 0 && hak_os_protect(base + size, LG, 0) == 0)
         atomic_fetch_add_explicit(&st.guard_pages, 2, memory_order_relaxed);
 #endif
     return base;
 }
 
 #if HAK_FEATURE_QUARANTINE
-/* Freed large blocks, inaccessible, oldest first; a ring of HAKMEM_QUARANTINE_LARGE. Read without the
- * lock by the fault handler (a torn entry only makes its report less precise). */
+typedef struct lq_entry {
+    _Atomic uintptr_t base;        /* 0: empty (read without the lock by the fault handler) */
+    _Atomic size_t size;
+    int resident;                  /* its pages are still there (inaccessible) */
+} lq_entry_t;
+
 static pthread_mutex_t lq_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct { _Atomic uintptr_t base; _Atomic size_t size; } lq[HAK_QUARANTINE_MAX];
-static unsigned lq_next;
+static lq_entry_t lq[HAK_QUARANTINE_MAX];
+static unsigned lq_head, lq_count;           /* oldest entry, entries in use (ring order) */
+static size_t lq_resident;                   /* bytes of resident entries */
+
+static lq_entry_t *lq_at(unsigned k) { return &lq[(lq_head + k) % HAK_QUARANTINE_MAX]; }
 
 int hak_large_quarantined(const void *p, size_t *size)
 {
     uintptr_t x = (uintptr_t)p;
-    unsigned cap = (unsigned)hak_cfg.quarantine_large;
-    for (unsigned i = 0; i < cap && i < HAK_QUARANTINE_MAX; i++) {
+    for (unsigned i = 0; i < HAK_QUARANTINE_MAX; i++) {
         uintptr_t b = atomic_load_explicit(&lq[i].base, memory_order_relaxed);
         size_t n = atomic_load_explicit(&lq[i].size, memory_order_relaxed);
         if (b && x >= b && x - b < n) {
@@ -248,31 +249,138 @@ int hak_large_quarantined(const void *p, size_t *size)
     }
     return 0;
 }
+
+/* With lq_lock held: entry k leaves the ring (the rest close up); returns its base and size. */
+static uintptr_t lq_remove(unsigned k, size_t *size, int *resident)
+{
+    lq_entry_t *e = lq_at(k);
+    uintptr_t base = atomic_load_explicit(&e->base, memory_order_relaxed);
+    *size = atomic_load_explicit(&e->size, memory_order_relaxed);
+    *resident = e->resident;
+    if (e->resident)
+        lq_resident -= *size;
+    for (unsigned i = k; i > 0; i--) {       /* the older entries move up one */
+        lq_entry_t *to = lq_at(i), *from = lq_at(i - 1);
+        atomic_store_explicit(&to->size, atomic_load_explicit(&from->size, memory_order_relaxed), memory_order_relaxed);
+        atomic_store_explicit(&to->base, atomic_load_explicit(&from->base, memory_order_relaxed), memory_order_relaxed);
+        to->resident = from->resident;
+    }
+    atomic_store_explicit(&lq_at(0)->base, 0, memory_order_relaxed);
+    lq_head = (lq_head + 1) % HAK_QUARANTINE_MAX;
+    lq_count--;
+    return base;
+}
+
+static size_t large_poison(size_t size)
+{
+#if HAK_FEATURE_POISON
+    return hak_hard.poison_bytes < size - HAK_TAG ? hak_hard.poison_bytes : (size - HAK_TAG) & ~(size_t)7;
+#else
+    (void)size;
+    return 0;
+#endif
+}
+
+/* The poison of a freed resident large block is as it was left; else the write is reported. */
+static int poison_intact(const void *p, size_t size)
+{
+    const unsigned char *b = p;
+    size_t end = large_poison(size);
+    for (size_t k = 0; k < end; k++) {
+        if (HAK_UNLIKELY(b[k] != HAK_POISON_BYTE)) {
+            hak_hard_error("malloc(): use after free: the freed large block %p (%zu bytes) was written at offset %zu "
+                           "after it was freed", p, size, k);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* A quarantined block of the older half for `size` bytes (at most twice that), in use again. */
+static void *lq_take(size_t size, size_t *got, int *zeroed)
+{
+    pthread_mutex_lock(&lq_lock);
+    unsigned old = lq_count / 2;
+    for (unsigned k = 0; k < old; k++) {
+        lq_entry_t *e = lq_at(k);
+        size_t n = atomic_load_explicit(&e->size, memory_order_relaxed);
+        if (n < size || n / 2 > size)
+            continue;
+        int resident;
+        uintptr_t base = lq_remove(k, got, &resident);
+        pthread_mutex_unlock(&lq_lock);
+        if (resident ? !poison_intact((void *)base, *got) : hak_os_protect((void *)base, *got, 1) != 0) {
+            hak_os_unreserve((char *)base - LG, *got + 2 * LG);   /* kept out of use (report action) */
+            if (resident)
+                hak_os_count_mapped(-(int64_t)(*got + 2 * LG));
+            return NULL;
+        }
+        if (!resident)
+            hak_os_count_mapped((int64_t)*got);
+        *zeroed = !resident;
+        atomic_fetch_add_explicit(&st.large_reused, 1, memory_order_relaxed);
+        return (void *)base;
+    }
+    pthread_mutex_unlock(&lq_lock);
+    return NULL;
+}
 #endif
 
-void hak_guard_release_large(void *base, size_t size)
+void *hak_guard_large_take(size_t size, size_t align, size_t *got, int *zeroed)
 {
-    char *lo = (char *)base - HAK_PAGE;
-    size_t total = size + 2 * HAK_PAGE;
+#if HAK_FEATURE_QUARANTINE
+    if (align <= HAK_PAGE && lq_count) {
+        void *p = lq_take(size, got, zeroed);
+        if (p)
+            return p;
+    }
+#endif
+    *got = size;
+    *zeroed = 1;
+    return map_guarded(size, align);
+}
+
+void hak_guard_large_release(void *base, size_t size)
+{
 #if HAK_FEATURE_QUARANTINE
     unsigned cap = (unsigned)hak_cfg.quarantine_large;
-    if (cap && hak_os_make_inaccessible(lo, total) == 0) {
+    if (cap) {
+        memset(base, HAK_POISON_BYTE, large_poison(size));
+        size_t budget = (size_t)hak_cfg.quarantine_large_mb << 20;
+        uintptr_t drop = 0;
+        size_t drop_size = 0;
+        int drop_resident = 0;
         pthread_mutex_lock(&lq_lock);
-        unsigned i = lq_next;
-        lq_next = i + 1 >= cap ? 0 : i + 1;
-        uintptr_t old = atomic_load_explicit(&lq[i].base, memory_order_relaxed);
-        size_t old_size = atomic_load_explicit(&lq[i].size, memory_order_relaxed);
-        atomic_store_explicit(&lq[i].base, 0, memory_order_relaxed);
-        atomic_store_explicit(&lq[i].size, size, memory_order_relaxed);
-        atomic_store_explicit(&lq[i].base, (uintptr_t)base, memory_order_relaxed);
+        if (lq_count >= cap)
+            drop = lq_remove(0, &drop_size, &drop_resident);
+        lq_entry_t *e = lq_at(lq_count++);
+        e->resident = 1;
+        atomic_store_explicit(&e->size, size, memory_order_relaxed);
+        atomic_store_explicit(&e->base, (uintptr_t)base, memory_order_relaxed);
+        lq_resident += size;
+        /* past the budget, the oldest resident ones give their pages back (the range stays reserved) */
+        for (unsigned k = 0; k < lq_count && lq_resident > budget; k++) {
+            lq_entry_t *o = lq_at(k);
+            if (!o->resident)
+                continue;
+            size_t n = atomic_load_explicit(&o->size, memory_order_relaxed);
+            if (hak_os_make_inaccessible((void *)atomic_load_explicit(&o->base, memory_order_relaxed), n) == 0) {
+                o->resident = 0;
+                lq_resident -= n;
+            }
+        }
         pthread_mutex_unlock(&lq_lock);
         atomic_fetch_add_explicit(&st.large_quarantined, 1, memory_order_relaxed);
-        if (old)
-            hak_os_unreserve((char *)old - HAK_PAGE, old_size + 2 * HAK_PAGE);   /* uncounted already */
+        if (drop) {
+            if (drop_resident)
+                hak_os_count_mapped(-(int64_t)drop_size);
+            hak_os_unreserve((char *)drop - LG, drop_size + 2 * LG);
+            hak_os_count_mapped(-(int64_t)(2 * LG));
+        }
         return;
     }
 #endif
-    hak_os_unmap(lo, total);
+    hak_os_unmap((char *)base - LG, size + 2 * LG);
 }
 
 /* ---- zero-size blocks ---------------------------------------------------------------------------------- */
@@ -336,14 +444,23 @@ size_t hak_hard_report_json(char *buf, size_t len)
         q += hak_counter_get(&h->st.hard_quarantined);
         poison += hak_counter_get(&h->st.hard_poison_checked);
         canary += hak_counter_get(&h->st.hard_canary_bytes);
+#if HAK_HARDENED
+        if (h->tls) {      /* a thread's own counts, until it exits */
+            q += hak_counter_get(&h->cache.hard.quarantined);
+            poison += hak_counter_get(&h->cache.hard.poison_checked);
+            canary += hak_counter_get(&h->cache.hard.canary_bytes);
+        }
+#endif
         shuffled += hak_counter_get(&h->st.hard_shuffled);
         zero += hak_counter_get(&h->st.hard_zero_blocks);
     }
     hak_heap_unlock();
     return (size_t)hak_snprintf(buf, (int)len,
         "\"hardened\":{\"quarantined\":%llu,\"large_quarantined\":%llu,\"poison_checked\":%llu,"
-        "\"canary_bytes\":%llu,\"shuffled\":%llu,\"zero_blocks\":%llu,\"guard_pages\":%llu}",
+        "\"canary_bytes\":%llu,\"shuffled\":%llu,\"zero_blocks\":%llu,\"guard_pages\":%llu,"
+        "\"large_reused\":%llu}",
         (unsigned long long)q, (unsigned long long)atomic_load(&st.large_quarantined),
         (unsigned long long)poison, (unsigned long long)canary, (unsigned long long)shuffled,
-        (unsigned long long)zero, (unsigned long long)atomic_load(&st.guard_pages));
+        (unsigned long long)zero, (unsigned long long)atomic_load(&st.guard_pages),
+        (unsigned long long)atomic_load(&st.large_reused));
 }

@@ -1,6 +1,6 @@
 /* hardened.c — malloc and free with the hardened mode's checks around the ordinary bins and slabs:
- * state bytes (double and invalid frees), size tags and canaries (overflows, underflows), poison
- * (use-after-free writes), the per-thread quarantine, shuffled carving, and the reports. */
+ * block tags (double and invalid frees, overflows, underflows), poison (use-after-free writes), the
+ * per-thread quarantine, shuffled carving, and the reports. block.h describes a block's layout. */
 #define _GNU_SOURCE
 #include "hardened/hardened.h"
 #include "alloc.h"
@@ -15,10 +15,24 @@
 
 hak_hard_tuning_t hak_hard;
 
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+
 #if HAK_HAS_STATS
-#define COUNT(t, field, n) hak_counter_add(&(t)->heap->st.field, (n))
+/* t is NULL for a thread without a cache of its own (starting or exiting): nothing is counted */
+#define THREAD_COUNT(t, field, n)                       \
+    do {                                                \
+        if (HAK_LIKELY((t) != NULL))                    \
+            hak_counter_add(&(t)->hard.field, (n));     \
+    } while (0)
+#define HEAP_COUNT(field, n)                                        \
+    do {                                                            \
+        hak_tls_t *t_ = hak_thread;                                 \
+        if (t_->state == HAK_TLS_ACTIVE)                            \
+            hak_counter_add(&t_->heap->st.field, (n));              \
+    } while (0)
 #else
-#define COUNT(t, field, n) ((void)(t))
+#define THREAD_COUNT(t, field, n) ((void)(t))
+#define HEAP_COUNT(field, n) ((void)0)
 #endif
 
 void hak_hard_error(const char *fmt, ...)
@@ -33,6 +47,7 @@ void hak_hard_error(const char *fmt, ...)
 
 /* ---- shuffled carving ------------------------------------------------------------------------- */
 
+#if HAK_FEATURE_SHUFFLE
 static HAK_TLS uint64_t rng_state;
 
 static uint64_t rng_next(void)
@@ -50,6 +65,7 @@ static uint64_t rng_next(void)
     rng_state = x;
     return x * 0x2545f4914f6cdd1dull;
 }
+#endif
 
 void hak_hard_carve(char *first, uint32_t size, uint32_t k, void **head, void **tail)
 {
@@ -64,18 +80,15 @@ void hak_hard_carve(char *first, uint32_t size, uint32_t k, void **head, void **
             order[i - 1] = order[j];
             order[j] = x;
         }
-        hak_tls_t *t = hak_thread;
-        if (t->state == HAK_TLS_ACTIVE)
-            COUNT(t, hard_shuffled, k);
+        HEAP_COUNT(hard_shuffled, k);
     }
 #endif
     void *next = *head;
     for (uint32_t i = 0; i < k; i++) {
         char *b = first + (size_t)order[i] * size;
-#if HAK_FEATURE_FREE_CHECK
-        *hak_block_state(b) = HAK_BLOCK_FRESH;
+#if HAK_TAG
+        hak_tag_set(b, size, 0, HAK_BLOCK_FRESH);   /* also the tag below the next block */
 #endif
-        hak_tag_arm(b, size, 0);    /* the tag below the next block: a write before its start shows */
         hak_link_set(b, next);
         if (i == 0 && !next)
             *tail = b;
@@ -86,12 +99,46 @@ void hak_hard_carve(char *first, uint32_t size, uint32_t k, void **head, void **
 
 #if HAK_HARDENED
 
-/* ---- reports ------------------------------------------------------------------------------------ */
+/* ---- reports (out of line) --------------------------------------------------------------------------- */
 
 static const char *tier_name(unsigned cls)
 {
     static const char *names[] = { "tiny", "pool", "mid" };
     return names[hak_class_tier(cls)];
+}
+
+static void block_where(char *buf, int len, unsigned cls)
+{
+    if (cls == HAK_NO_CLASS)
+        hak_snprintf(buf, len, "large block");
+    else
+        hak_snprintf(buf, len, "%s size class %u", tier_name(cls), cls);
+}
+
+/* The tail of block p (`room` bytes: a slab block of class cls, or a large one, HAK_NO_CLASS) is broken:
+ * say how. A short overrun changes the tag's low bytes only, and its size still reads from the high
+ * ones: then the first changed byte says how far past the end the write began. */
+static HAK_COLD void report_tail(const char *what, const void *p, size_t room, unsigned cls)
+{
+    char where[48];
+    block_where(where, (int)sizeof where, cls);
+    size_t end = room - HAK_TAG, bad;
+    uint64_t t = hak_tag_get(p, room);
+    size_t n = (size_t)(t >> 16);
+    if (hak_tag_valid(t, room) && (t & 0xffff) == HAK_BLOCK_LIVE) {
+        bad = hak_canary_broken(p, room, n);
+    } else {
+        uint64_t diff = n <= end ? (t ^ HAK_BLOCK_LIVE) & 0xffff : 0;
+        if (!diff) {
+            hak_hard_error("%s: write past the end of the block %p (%s, %zu B): its size tag at offset %zu is "
+                           "overwritten", what, p, where, room, end);
+            return;
+        }
+        bad = end + (size_t)__builtin_ctzll(diff) / 8;
+    }
+    hak_hard_error("%s: write past the end of the %zu-byte block %p (%s, %zu B): %s overwritten at offset %zu "
+                   "(%zu byte%s past the end)", what, n, p, where, room, bad >= end ? "its size tag" : "canary",
+                   bad, bad - n + 1, bad == n ? "" : "s");
 }
 
 /* p (inside SuperSlab ss, a unit of class cls) is not a live block to free or resize: say what it is. */
@@ -111,163 +158,170 @@ static HAK_COLD void bad_block(const char *what, const void *p, hak_superslab_t 
         return;
     }
     const char *blk = s->start + off - off % size;
-    size_t asked = hak_tag_size(blk, size);
-    int state = HAK_BLOCK_LIVE;
-#if HAK_FEATURE_FREE_CHECK
-    state = *hak_block_state(blk);
-#endif
+    uint64_t t = hak_tag_get(blk, size);
+    unsigned state = hak_tag_valid(t, size) ? (unsigned)(t & 0xffff) : 0;
+    size_t asked = (size_t)(t >> 16);
     if (off % size) {
         char live[64] = "";
-        if (state == HAK_BLOCK_LIVE && asked != SIZE_MAX)
+        if (state == HAK_BLOCK_LIVE)
             hak_snprintf(live, (int)sizeof live, ", a live %zu-byte block", asked);
         else if (state == HAK_BLOCK_FREED)
             hak_snprintf(live, (int)sizeof live, ", a freed block");
         hak_hard_error("%s: invalid pointer %p: %zu byte%s into the block %p (%s size class %u, %u B%s), not its start",
                        what, p, (size_t)(off % size), off % size == 1 ? "" : "s", (const void *)blk, tier_name(cls),
                        cls, size, live);
-    } else if (state == HAK_BLOCK_FREED || state == HAK_BLOCK_LEAKED) {
+    } else if (state == HAK_BLOCK_FREED) {
         hak_hard_error("%s: %s %p (a %zu-byte block, %s size class %u, %u B)", what,
-                       state == HAK_BLOCK_LEAKED ? "use of a block already reported:" :
-                       *what == 'f' || *what == 'o' ? "double free of" : "use of an already freed block",
-                       p, asked == SIZE_MAX ? 0 : asked, tier_name(cls), cls, size);
-    } else {
+                       *what == 'r' ? "use of an already freed block" : "double free of", p, asked,
+                       tier_name(cls), cls, size);
+    } else if (state == HAK_BLOCK_LEAKED) {
+        hak_hard_error("%s: %p is a block already reported as damaged (%s size class %u, %u B)", what, p,
+                       tier_name(cls), cls, size);
+    } else if (state == HAK_BLOCK_FRESH) {
         hak_hard_error("%s: invalid pointer %p: a block hakmem has not handed out (%s size class %u, %u B)",
                        what, p, tier_name(cls), cls, size);
-    }
-}
-
-/* The tail of block p (`room` bytes; a slab block of class cls, or a large one) is intact: the tag and
- * the canary after its n bytes. Returns the size the program asked for, or SIZE_MAX after reporting. */
-static size_t check_tail(const char *what, const void *p, size_t room, unsigned cls)
-{
-    size_t n = hak_tag_size(p, room), bad;
-    if (HAK_LIKELY(n != SIZE_MAX)) {
-        bad = hak_canary_broken(p, room, n);
-        if (HAK_LIKELY(bad == SIZE_MAX)) {
-#if HAK_HAS_STATS
-            hak_tls_t *t = hak_thread;
-            if (t->state == HAK_TLS_ACTIVE) {
-                size_t left = room - HAK_TAG - n;
-                COUNT(t, hard_canary_bytes, left < hak_hard.canary_bytes ? left : hak_hard.canary_bytes);
-            }
-#endif
-            return n;
-        }
     } else {
-        /* A short overrun changes the tag's low bytes only, and its size still reads from the high ones:
-         * then the first changed byte says how far past the end the write began. */
-        const char *tag = (const char *)p + room - HAK_TAG;
-        uint64_t h = hak_tag_hash(p), t = hak_load64(tag) ^ h;
-        n = (size_t)(t >> 16);
-        uint64_t diff = n <= room - HAK_TAG ? t ^ ((uint64_t)n << 16) : 0;
-        if (!diff) {
-            char where[48];
-            hak_snprintf(where, (int)sizeof where, cls == HAK_NO_CLASS ? "large block" : "%s size class %u",
-                         cls == HAK_NO_CLASS ? "" : tier_name(cls), cls);
-            hak_hard_error("%s: write past the end of the block %p (%s, %zu B): its size tag at offset %zu is "
-                           "overwritten", what, p, where, room, room - HAK_TAG);
-            return SIZE_MAX;
-        }
-        bad = room - HAK_TAG + (size_t)__builtin_ctzll(diff) / 8;
+        report_tail(what, p, size, cls);      /* a block's start whose tag is gone: written over */
     }
-    char where[48];
-    if (cls == HAK_NO_CLASS)
-        hak_snprintf(where, (int)sizeof where, "large block");
-    else
-        hak_snprintf(where, (int)sizeof where, "%s size class %u", tier_name(cls), cls);
-    hak_hard_error("%s: write past the end of the %zu-byte block %p (%s, %zu B): %s overwritten at offset %zu "
-                   "(%zu byte%s past the end)", what, n, p, where, room,
-                   bad >= room - HAK_TAG ? "its size tag" : "canary", bad, bad - n + 1, bad == n ? "" : "s");
-    return SIZE_MAX;
 }
 
-/* The 8 bytes below a slab block that is not its slab's first are the tag of the block before it. */
-static int check_below(const char *what, const void *p, hak_superslab_t *ss, unsigned cls, size_t n)
+static HAK_COLD void report_below(const char *what, const void *p, unsigned cls, size_t n)
+{
+    hak_hard_error("%s: write before the start of the %zu-byte block %p (%s size class %u, %u B): the size tag "
+                   "of the block below it, at %p, is overwritten", what, n, p, tier_name(cls), cls,
+                   hak_class_size[cls], (const void *)((const char *)p - HAK_TAG));
+}
+
+static HAK_COLD void report_poison(const char *what, const void *p, unsigned cls, size_t from, size_t end)
+{
+    const unsigned char *b = p;
+    while (from < end && b[from] == HAK_POISON_BYTE)
+        from++;
+    hak_hard_error("%s: use after free: the freed block %p (%s size class %u, %u B) was written at offset %zu "
+                   "after it was freed", what, p, tier_name(cls), cls, hak_class_size[cls], from);
+}
+
+static HAK_COLD void report_list(const void *p, unsigned cls)
+{
+    hak_fatal("malloc(): heap corruption: the free list of size class %u holds %p, which is not a free block "
+              "(a forged or twice-freed pointer)", cls, p);
+}
+
+/* ---- the checks ----------------------------------------------------------------------------------- */
+
+/* The canary after the n bytes of block p (`room` bytes) is intact. */
+ALWAYS_INLINE int canary_ok(hak_tls_t *t, const void *p, size_t room, size_t n)
 {
 #if HAK_FEATURE_OVERFLOW_CHECK
-    hak_slab_t *s = hak_ss_slab(ss, p);
-    uint32_t size = hak_class_size[cls];
-    if ((const char *)p == s->start || hak_tag_size((const char *)p - size, size) != SIZE_MAX)
-        return 1;
-    hak_hard_error("%s: write before the start of the %zu-byte block %p (%s size class %u, %u B): the size tag "
-                   "of the block below it, at %p, is overwritten", what, n, p, tier_name(cls), cls, size,
-                   (const void *)((const char *)p - HAK_TAG));
-    return 0;
+    size_t len = hak_canary_len(room, n);
+    if (HAK_LIKELY(len <= 8)) {
+        uint64_t mask = len == 8 ? ~(uint64_t)0 : ((uint64_t)1 << (len * 8)) - 1;
+        if (HAK_UNLIKELY((hak_load64((const char *)p + n) ^ hak_canary_word(p)) & mask))
+            return 0;
+    } else if (hak_canary_broken(p, room, n) != SIZE_MAX) {
+        return 0;
+    }
+    THREAD_COUNT(t, canary_bytes, len);
 #else
-    (void)what, (void)p, (void)ss, (void)cls, (void)n;
+    (void)t, (void)p, (void)room, (void)n;
+#endif
+    return 1;
+}
+
+/* The 8 bytes below a slab block are the tag of the block before it, unless it starts a unit (every slab
+ * starts one, or follows the SuperSlab's header; a block of a multi-unit slab that starts a unit is
+ * not checked). */
+ALWAYS_INLINE int below_ok(const void *p, size_t size)
+{
+#if HAK_FEATURE_OVERFLOW_CHECK
+    uintptr_t off = (uintptr_t)p & (HAK_SS_SIZE - 1);
+    if (HAK_UNLIKELY((off & (HAK_UNIT_SIZE - 1)) == 0 || off == HAK_SS_HEADER))
+        return 1;
+    return hak_tag_valid(hak_tag_get((const char *)p - size, size), size);
+#else
+    (void)p, (void)size;
     return 1;
 #endif
 }
 
-static HAK_COLD void poison_broken(const char *what, const void *p, unsigned cls, size_t at)
-{
-    hak_hard_error("%s: use after free: the freed block %p (%s size class %u, %u B) was written at offset %zu "
-                   "after it was freed", what, p, tier_name(cls), cls, hak_class_size[cls], at);
-}
-
-/* Bytes of a freed block that poison covers: after the link word, short of the tag. */
+/* Bytes of a freed block that poison covers, from its first: whole 16-byte lanes, short of the tag. */
 static inline size_t poison_end(size_t size)
 {
-    size_t end = size - HAK_TAG;
+    size_t end = (size - HAK_TAG) & ~(size_t)15;
     return hak_hard.poison_bytes < end ? hak_hard.poison_bytes : end;
 }
+
+typedef uint64_t lane_t __attribute__((vector_size(16)));
+static const lane_t POISON_LANE = { HAK_POISON_WORD, HAK_POISON_WORD };
 
 /* ---- allocation --------------------------------------------------------------------------------- */
 
 /* Block p of class cls, just taken from a bin or a slab, becomes live for a request of n bytes. 0 when
  * it may not be used (reported, under HAKMEM_ERROR_ACTION=report): the caller takes another. */
-static int arm_slab_block(void *p, unsigned cls, size_t n)
+ALWAYS_INLINE int arm_slab_block(hak_tls_t *t, void *p, unsigned cls, size_t n)
 {
     size_t size = hak_class_size[cls];
 #if HAK_FEATURE_FREE_CHECK
-    uint8_t *st = hak_block_state(p);
-    if (HAK_UNLIKELY(*st != HAK_BLOCK_FREED && *st != HAK_BLOCK_FRESH))
-        hak_fatal("malloc(): heap corruption: the free list of size class %u holds %p, which is not a free block "
-                  "(a forged or twice-freed pointer)", cls, p);
+    uint64_t tag = hak_tag_get(p, size);
+    if (HAK_UNLIKELY((tag & 0xffff) != HAK_BLOCK_FREED)) {
+        if ((tag & 0xffff) != HAK_BLOCK_FRESH || !hak_tag_valid(tag, size))
+            report_list(p, cls);
+    }
 #if HAK_FEATURE_POISON
-    if (*st == HAK_BLOCK_FREED && hak_hard.poison_bytes > 8) {
-        const unsigned char *b = p;
-        size_t end = poison_end(size), k = 8;
-        for (; k + 8 <= end; k += 8)
-            if (HAK_UNLIKELY(hak_load64(b + k) != HAK_POISON_WORD))
-                break;
-        for (; k < end; k++)
-            if (HAK_UNLIKELY(b[k] != HAK_POISON_BYTE))
-                break;
-        if (HAK_UNLIKELY(k < end)) {
-            while (b[k] == HAK_POISON_BYTE)
-                k++;
-            *st = HAK_BLOCK_LEAKED;
-            poison_broken("malloc()", p, cls, k);
+    else {
+        /* from the second word: the first held the link (written when it left the quarantine) */
+        const char *b = p;
+        size_t end = poison_end(size);
+        uint64_t first = end ? hak_load64(b + 8) ^ HAK_POISON_WORD : 0;
+        lane_t diff = { 0, 0 }, lane;
+        for (size_t k = 16; k < end; k += 16) {
+            memcpy(&lane, b + k, 16);
+            diff |= lane ^ POISON_LANE;
+        }
+        if (HAK_UNLIKELY(first | diff[0] | diff[1])) {
+            hak_tag_set(p, size, 0, HAK_BLOCK_LEAKED);
+            report_poison("malloc()", p, cls, 8, end);
             return 0;
         }
-        hak_tls_t *t = hak_thread;
-        if (t->state == HAK_TLS_ACTIVE)
-            COUNT(t, hard_poison_checked, 1);
+        THREAD_COUNT(t, poison_checked, 1);
     }
 #endif
-    *st = HAK_BLOCK_LIVE;
 #endif
-    hak_tag_arm(p, size, n);
+    (void)t;
+    hak_block_arm(p, size, n);
     return 1;
 }
 
-void *hak_hard_alloc_class(unsigned cls, size_t n)
+ALWAYS_INLINE void *alloc_class(unsigned cls, size_t n)
 {
     for (;;) {
-        void *p = hak_bin_pop(cls);
-        if (!p && !(p = hak_alloc_class_slow(cls, n)))
-            return NULL;
-        if (!hak_ss_contains(p) || HAK_LIKELY(arm_slab_block(p, cls, n)))
-            return p;     /* (a block of the system allocator, for a tier switched off, is not ours to arm) */
+        hak_tls_t *t = hak_thread;
+        hak_bin_t *b = &t->bins[cls];
+        void *p = b->head;
+        if (HAK_LIKELY(p != NULL)) {          /* a block in the bin: the thread is set up */
+            b->head = hak_link_get(p);
+            b->room++;
+#if HAK_HAS_STATS
+            hak_counter_add(&b->allocs, 1);
+#endif
+        } else {
+            p = hak_alloc_class_slow(cls, n);
+            if (!p || !hak_ss_contains(p))
+                return p;     /* out of memory, or the system allocator's block for a tier switched off */
+            t = hak_thread->state == HAK_TLS_ACTIVE ? hak_thread : NULL;
+        }
+        if (HAK_LIKELY(arm_slab_block(t, p, cls, n)))
+            return p;
     }
 }
+
+void *hak_hard_alloc_class(unsigned cls, size_t n) { return alloc_class(cls, n); }
 
 void *hak_hard_arm_large(void *p, size_t n)
 {
     size_t map = p ? hak_large_usable(p) : 0;
     if (map)
-        hak_tag_arm(p, map, n);
+        hak_block_arm(p, map, n);
     return p;
 }
 
@@ -280,26 +334,18 @@ static void *alloc_large(size_t n)
     return hak_hard_arm_large(hak_alloc_slow(n + HAK_TAG), n);
 }
 
-#if HAK_FEATURE_ZERO_FAULT
-static HAK_COLD void *zero_block(void)
-{
-    hak_tls_t *t = hak_thread;
-    if (t->state == HAK_TLS_ACTIVE)
-        COUNT(t, hard_zero_blocks, 1);
-    return hak_zero_block();
-}
-#endif
-
 void *hak_hard_malloc(size_t n)
 {
     if (HAK_LIKELY(n - 1 < HAK_SMALL_MAX - HAK_TAG))    /* 1 .. SMALL_MAX - TAG: a slab block */
-        return hak_hard_alloc_class(hak_size_class(n + HAK_TAG), n);
+        return alloc_class(hak_size_class(n + HAK_TAG), n);
 #if HAK_FEATURE_ZERO_FAULT
-    if (n == 0 && hak_hard.zero_fault)
-        return zero_block();
+    if (n == 0 && hak_hard.zero_fault) {
+        HEAP_COUNT(hard_zero_blocks, 1);
+        return hak_zero_block();
+    }
 #endif
     if (n == 0)
-        return hak_hard_alloc_class(hak_size_class(HAK_TAG), 0);
+        return alloc_class(hak_size_class(HAK_TAG), 0);
     return alloc_large(n);
 }
 
@@ -307,10 +353,8 @@ void *hak_hard_calloc(size_t total)
 {
     if (total > HAK_SMALL_MAX - HAK_TAG) {
         hak_ensure_init();
-        if (total <= PTRDIFF_MAX && hak_tune.tier_on[HAK_TIER_LARGE]) {
-            /* zero already: only a reused block is cleared */
+        if (total <= PTRDIFF_MAX && hak_tune.tier_on[HAK_TIER_LARGE])   /* only a reused block is cleared */
             return hak_hard_arm_large(hak_large_calloc(total + HAK_TAG), total);
-        }
     }
     void *p = hak_hard_malloc(total);
     if (p && total)
@@ -319,19 +363,6 @@ void *hak_hard_calloc(size_t total)
 }
 
 /* ---- free ---------------------------------------------------------------------------------------- */
-
-#if HAK_FEATURE_QUARANTINE
-/* The thread's quarantine takes p and gives back the block it held longest (NULL while not full). */
-static inline void *quarantine_swap(hak_tls_t *t, void *p)
-{
-    uint32_t i = t->quarantine_next;
-    void *out = t->quarantine[i];
-    t->quarantine[i] = p;
-    t->quarantine_next = i + 1 == hak_hard.quarantine ? 0 : i + 1;
-    COUNT(t, hard_quarantined, 1);
-    return out;
-}
-#endif
 
 void hak_hard_drain(hak_tls_t *t)
 {
@@ -350,6 +381,29 @@ void hak_hard_drain(hak_tls_t *t)
 #endif
 }
 
+void hak_hard_thread_exit(hak_tls_t *t)
+{
+    hak_hard_drain(t);
+#if HAK_HAS_STATS
+    hak_heap_stats_t *st = &t->heap->st;
+    hak_counter_add(&st->hard_quarantined, hak_counter_get(&t->hard.quarantined));
+    hak_counter_add(&st->hard_poison_checked, hak_counter_get(&t->hard.poison_checked));
+    hak_counter_add(&st->hard_canary_bytes, hak_counter_get(&t->hard.canary_bytes));
+#endif
+}
+
+/* The size asked for of a live large block p (`map` bytes), or SIZE_MAX after a report. */
+static size_t check_large(const char *what, const void *p, size_t map)
+{
+    uint64_t t = hak_tag_get(p, map);
+    size_t n = (size_t)(t >> 16);
+    if (HAK_UNLIKELY((t & 0xffff) != HAK_BLOCK_LIVE || n > map - HAK_TAG || !canary_ok(NULL, p, map, n))) {
+        report_tail(what, p, map, HAK_NO_CLASS);
+        return SIZE_MAX;
+    }
+    return n;
+}
+
 /* A free of p that is not a slab block: a zero-size block, a large block, the system allocator's. */
 static HAK_COLD void free_other(const char *what, void *p)
 {
@@ -358,82 +412,98 @@ static HAK_COLD void free_other(const char *what, void *p)
         return;
 #endif
     size_t map = hak_large_usable(p);
-    if (map && check_tail(what, p, map, HAK_NO_CLASS) == SIZE_MAX)
-        return;            /* reported and kept (report action): its neighbours may be damaged too */
+    if (map && check_large(what, p, map) == SIZE_MAX)
+        return;            /* kept (report action): its neighbours may be damaged too */
     hak_free_slow(p);      /* large, the system allocator's, or reported as invalid there */
 }
 
 /* The checks of a slab block's free: a live block whose tail and the tag below it are intact. Returns
  * its requested size, or SIZE_MAX (reported) when it must not be freed. */
-static inline size_t check_slab_free(const char *what, void *p, hak_superslab_t *ss, unsigned cls)
+ALWAYS_INLINE size_t check_slab_free(hak_tls_t *t, const char *what, void *p, hak_superslab_t *ss, unsigned cls)
 {
-#if HAK_FEATURE_FREE_CHECK
-    if (HAK_UNLIKELY(cls == HAK_NO_CLASS || ((uintptr_t)p & 15) || *hak_block_state(p) != HAK_BLOCK_LIVE)) {
+    if (HAK_UNLIKELY(cls == HAK_NO_CLASS || ((uintptr_t)p & 15))) {
         bad_block(what, p, ss, cls);
         return SIZE_MAX;
     }
-#else
-    if (HAK_UNLIKELY(cls == HAK_NO_CLASS)) {
-        bad_block(what, p, ss, cls);
-        return SIZE_MAX;
-    }
-#endif
     size_t size = hak_class_size[cls];
-    size_t n = check_tail(what, p, size, cls);
-    if (n == SIZE_MAX || !check_below(what, p, ss, cls, n))
+    uint64_t tag = hak_tag_get(p, size);
+    size_t n = (size_t)(tag >> 16);
+    if (HAK_UNLIKELY((tag & 0xffff) != HAK_BLOCK_LIVE || n > size - HAK_TAG)) {
+        bad_block(what, p, ss, cls);
         return SIZE_MAX;
+    }
+    if (HAK_UNLIKELY(!canary_ok(t, p, size, n))) {
+        report_tail(what, p, size, cls);
+        return SIZE_MAX;
+    }
+    if (HAK_UNLIKELY(!below_ok(p, size))) {
+        report_below(what, p, cls, n);
+        return SIZE_MAX;
+    }
     return n;
 }
 
-static inline void release_slab_block(void *p, unsigned cls)
+ALWAYS_INLINE void release_slab_block(hak_tls_t *t, void *p, unsigned cls, size_t n)
 {
+    size_t size = hak_class_size[cls];
 #if HAK_FEATURE_FREE_CHECK
-    *hak_block_state(p) = HAK_BLOCK_FREED;
+    hak_tag_set(p, size, n, HAK_BLOCK_FREED);   /* the size stays: a double free names it */
+#else
+    (void)n;
 #endif
 #if HAK_FEATURE_POISON
     /* from the first byte: the link word is written only when the block leaves the quarantine */
-    size_t end = poison_end(hak_class_size[cls]);
-    if (end)
-        memset(p, HAK_POISON_BYTE, end);
+    size_t end = poison_end(size);
+    for (size_t k = 0; k < end; k += 16)
+        memcpy((char *)p + k, &POISON_LANE, 16);
 #else
-    (void)cls;
+    (void)size;
 #endif
 #if HAK_FEATURE_QUARANTINE
-    hak_tls_t *t = hak_thread;
-    if (hak_hard.quarantine && t->state == HAK_TLS_ACTIVE) {
-        if (!(p = quarantine_swap(t, p)))
+    if (t && hak_hard.quarantine) {
+        uint32_t i = t->quarantine_next;
+        void *out = t->quarantine[i];
+        t->quarantine[i] = p;
+        t->quarantine_next = i + 1 == hak_hard.quarantine ? 0 : i + 1;
+        THREAD_COUNT(t, quarantined, 1);
+        if (!(p = out))
             return;
 #if HAK_FEATURE_POISON
         /* the word the link will cover, written to while the block waited */
-        if (HAK_UNLIKELY(poison_end(hak_class_size[cls = hak_block_class(p)]) >= 8 &&
-                         hak_load64(p) != HAK_POISON_WORD)) {
-            *hak_block_state(p) = HAK_BLOCK_LEAKED;
-            poison_broken("free()", p, cls, (size_t)__builtin_ctzll(hak_load64(p) ^ HAK_POISON_WORD) / 8);
+        if (HAK_UNLIKELY(hak_load64(p) != HAK_POISON_WORD) && poison_end(hak_class_size[hak_block_class(p)])) {
+            unsigned c = hak_block_class(p);
+            hak_tag_set(p, hak_class_size[c], 0, HAK_BLOCK_LEAKED);
+            report_poison("free()", p, c, 0, 8);
             return;
         }
 #endif
     }
+#else
+    (void)t;
 #endif
     hak_free_raw(p);
 }
 
-static void free_checked(const char *what, void *p)
+ALWAYS_INLINE void free_checked(const char *what, void *p)
 {
     if (HAK_UNLIKELY(!hak_ss_contains(p))) {
         if (p)
             free_other(what, p);
         return;
     }
+    hak_tls_t *t = hak_thread;
+    if (HAK_UNLIKELY(t->state != HAK_TLS_ACTIVE))
+        t = NULL;     /* no cache to count in or to hold a quarantine: a thread starting or exiting */
     hak_superslab_t *ss = hak_ss_of(p);
     unsigned cls = ss->unit_class[hak_ss_unit(p)];
-    if (check_slab_free(what, p, ss, cls) != SIZE_MAX)
-        release_slab_block(p, cls);
+    size_t n = check_slab_free(t, what, p, ss, cls);
+    if (HAK_LIKELY(n != SIZE_MAX))
+        release_slab_block(t, p, cls, n);
 }
 
 void hak_hard_free(void *p) { free_checked("free()", p); }
 
-/* The size the program asked for of p, a live block of ours; SIZE_MAX when it is not one. Without size
- * tags, the block's whole size. */
+/* The size the program asked for of p, a live block of ours; SIZE_MAX when it is not one. */
 static size_t live_size(const void *p)
 {
     size_t room;
@@ -441,27 +511,22 @@ static size_t live_size(const void *p)
         unsigned cls = hak_ss_of(p)->unit_class[hak_ss_unit(p)];
         if (cls == HAK_NO_CLASS || ((uintptr_t)p & 15))
             return SIZE_MAX;
-#if HAK_FEATURE_FREE_CHECK
-        if (*hak_block_state(p) != HAK_BLOCK_LIVE)
-            return SIZE_MAX;
-#endif
         room = hak_class_size[cls];
     } else if (!p || !(room = hak_large_usable(p))) {
         return SIZE_MAX;
     }
-    return HAK_TAG ? hak_tag_size(p, room) : room;
+    uint64_t t = hak_tag_get(p, room);
+    return (t & 0xffff) == HAK_BLOCK_LIVE && (t >> 16) <= room - HAK_TAG ? (size_t)(t >> 16) : SIZE_MAX;
 }
 
 void hak_hard_free_sized(void *p, size_t n)
 {
-#if HAK_FEATURE_OVERFLOW_CHECK
     size_t asked = live_size(p);
     if (HAK_UNLIKELY(asked != SIZE_MAX && asked != n)) {
         hak_hard_error("operator delete(): size mismatch for %p: %zu bytes given, the block is %zu bytes", p, n,
                        asked);
         return;
     }
-#endif
     free_checked("operator delete()", p);
 }
 
@@ -473,11 +538,7 @@ int hak_hard_owns(const void *p)
         return 0;
     if (hak_ss_contains(p))
         return hak_ss_of(p)->unit_class[hak_ss_unit(p)] != HAK_NO_CLASS;
-#if HAK_FEATURE_ZERO_FAULT
-    if (hak_zero_contains(p))
-        return 1;
-#endif
-    return hak_large_usable(p) != 0;
+    return hak_zero_contains(p) || hak_large_usable(p) != 0;
 }
 
 size_t hak_hard_usable(const void *p)
@@ -488,10 +549,8 @@ size_t hak_hard_usable(const void *p)
 
 void *hak_hard_realloc(void *p, size_t n)
 {
-#if HAK_FEATURE_ZERO_FAULT
     if (hak_zero_contains(p))
         return hak_hard_malloc(n);
-#endif
     if (n > PTRDIFF_MAX) {
         errno = ENOMEM;
         return NULL;
@@ -500,19 +559,19 @@ void *hak_hard_realloc(void *p, size_t n)
     if (hak_ss_contains(p)) {
         hak_superslab_t *ss = hak_ss_of(p);
         unsigned cls = ss->unit_class[hak_ss_unit(p)];
-        old = check_slab_free("realloc()", p, ss, cls);
+        old = check_slab_free(NULL, "realloc()", p, ss, cls);
         room = cls == HAK_NO_CLASS ? 0 : hak_class_size[cls];
     } else {
         room = hak_large_usable(p);
-        old = check_tail("realloc()", p, room, HAK_NO_CLASS);
+        old = check_large("realloc()", p, room);
     }
     if (old == SIZE_MAX) {
         errno = EINVAL;
         return NULL;
     }
-    /* in place while it fits and is not worth a smaller block (large blocks: not worth a new mapping) */
+    /* in place while it fits and is not worth a smaller block */
     if (n + HAK_TAG <= room && n + HAK_TAG > room / 2) {
-        hak_tag_arm(p, room, n);
+        hak_block_arm(p, room, n);
         return p;
     }
     void *q = hak_hard_malloc(n);

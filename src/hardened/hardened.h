@@ -23,8 +23,9 @@ void  hak_hard_free_sized(void *p, size_t n);                  /* C++ sized dele
 void *hak_hard_realloc(void *p, size_t n);                     /* p: a block hak_hard_owns */
 int   hak_hard_owns(const void *p);
 size_t hak_hard_usable(const void *p);
-/* The thread's quarantine back to its bins (thread exit, malloc_trim). */
+/* The thread's quarantine back to its bins (malloc_trim; thread exit, which also folds its counters). */
 void  hak_hard_drain(hak_tls_t *t);
+void  hak_hard_thread_exit(hak_tls_t *t);
 #endif
 
 /* Fresh blocks of a slab, `size` bytes each from `first`, linked in front of *head (shuffled under
@@ -38,12 +39,12 @@ void hak_hard_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void hak_hard_invalid(const char *what, const void *p);
 
 /* ---- guard.c ------------------------------------------------------------------------------ */
-/* n fresh SuperSlabs from m: their guard pages made inaccessible, their state maps made. */
+/* n fresh SuperSlabs from m: their guard pages made inaccessible. */
 void hak_guard_superslabs(char *m, unsigned n);
-void hak_guard_superslab_unmapped(hak_superslab_t *ss);
-/* A large mapping of `size` bytes with an inaccessible page on each side; its release (quarantined). */
-void *hak_guard_map_large(size_t size, size_t align);
-void  hak_guard_release_large(void *base, size_t size);
+/* A large block of at least `size` bytes (*got) between two inaccessible pages: a quarantined one taken
+ * again, or a fresh mapping (*zeroed); its release into the quarantine. */
+void *hak_guard_large_take(size_t size, size_t align, size_t *got, int *zeroed);
+void  hak_guard_large_release(void *base, size_t size);
 /* 1 when p is a freed large block still held inaccessible; *size its size. */
 int   hak_large_quarantined(const void *p, size_t *size);
 void *hak_zero_block(void);
