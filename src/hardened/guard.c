@@ -191,13 +191,15 @@ void hak_guard_superslabs(char *m, unsigned n)
  *
  * A large block is a mapping of its own with an inaccessible page on each side. A freed one waits in a
  * ring of HAKMEM_QUARANTINE_LARGE, oldest first, its first HAKMEM_POISON_BYTES poisoned: a second free
- * is named, and a block of the ring's older half may serve a request of its size (up to twice it)
- * again once its poison has been verified. The newest HAKMEM_QUARANTINE_LARGE_MB of them keep their
+ * is named, and once LQ_NEWER newer frees have followed it, a block may serve a request of its size
+ * (up to twice it) again, its poison verified first (a longer wait would keep a program that cycles
+ * one big buffer in as many copies of it). The newest HAKMEM_QUARANTINE_LARGE_MB of them keep their
  * pages; older ones give them back and become inaccessible (a use after free faults, and is named).
  * The ring's oldest is unmapped when a new one comes. (Making every freed block inaccessible would
  * cost two mprotect calls and a page fault per page each time a block is reused.) */
 
 #define LG (HAK_FEATURE_GUARD_PAGES ? HAK_PAGE : 0)
+#define LQ_NEWER 2
 
 static void *map_guarded(size_t size, size_t align)
 {
@@ -296,12 +298,12 @@ static int poison_intact(const void *p, size_t size)
     return 1;
 }
 
-/* A quarantined block of the older half for `size` bytes (at most twice that), in use again. */
+/* A quarantined block for `size` bytes (at most twice that) that LQ_NEWER newer frees have followed,
+ * in use again. */
 static void *lq_take(size_t size, size_t *got, int *zeroed)
 {
     pthread_mutex_lock(&lq_lock);
-    unsigned old = lq_count / 2;
-    for (unsigned k = 0; k < old; k++) {
+    for (unsigned k = 0; k + LQ_NEWER < lq_count; k++) {
         lq_entry_t *e = lq_at(k);
         size_t n = atomic_load_explicit(&e->size, memory_order_relaxed);
         if (n < size || n / 2 > size)
