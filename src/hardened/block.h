@@ -4,7 +4,7 @@
  * A slab block of class size S serving a request of n bytes (n + HAK_TAG <= S):
  *
  *   [0, n)               the program's bytes (the first word holds the encoded link while free)
- *   [n, n + canary)      canary bytes (overflow_check), as many of HAKMEM_CANARY_BYTES as fit
+ *   [n, n + canary)      canary bytes (overflow_check), as many of HAKMEM_CANARY_BYTES as fit before the tag
  *   [S - 8, S)           tag: state | n << 16, xored with a keyed hash of the block's address
  *
  * A large block has the same tail at the end of its mapping. The tag is the block's state (free_check):
@@ -72,15 +72,30 @@ static inline uint64_t hak_tag_hash(const void *p)
     return ((uint64_t)(uintptr_t)p ^ hak_hard.tag_key) * 0x9e3779b97f4a7c15ull;
 }
 
+/* A tag word is read by threads other than its block's holder (the free of the block above it checks
+ * it), so it is one aligned word, read and written whole. The sanitizer variants read it without
+ * instrumentation: the block below may sit poisoned in ASan's quarantine, and TSan would take the
+ * neighbour's read for a race on the block's bytes. */
+#if HAK_SANITIZER_ADDRESS || HAK_SANITIZER_THREAD
+__attribute__((noinline, no_sanitize_address, no_sanitize_thread))
+#else
+inline
+#endif
+static uint64_t hak_tag_word(const void *at)
+{
+    return __atomic_load_n((const uint64_t *)at, __ATOMIC_RELAXED);
+}
+
 /* Block p's tag with its hash removed: state in the low 16 bits, size above. */
 static inline uint64_t hak_tag_get(const void *p, size_t room)
 {
-    return hak_load64((const char *)p + room - HAK_TAG) ^ hak_tag_hash(p);
+    return hak_tag_word((const char *)p + room - HAK_TAG) ^ hak_tag_hash(p);
 }
 
 static inline void hak_tag_set(void *p, size_t room, size_t n, unsigned state)
 {
-    hak_store64((char *)p + room - HAK_TAG, hak_tag_hash(p) ^ ((uint64_t)n << 16) ^ state);
+    __atomic_store_n((uint64_t *)((char *)p + room - HAK_TAG), hak_tag_hash(p) ^ ((uint64_t)n << 16) ^ state,
+                     __ATOMIC_RELAXED);
 }
 
 /* 1 when a tag (hash removed) is one a block of `room` bytes can carry. */
@@ -111,15 +126,18 @@ static inline size_t hak_canary_len(size_t room, size_t n)
 #endif
 }
 
-/* Whole canary words from n (the last may run into the tag, which is written after them). */
+/* The canary bytes from n: whole words while they fit before the tag, then byte by byte (the tag is
+ * never written over, not even for a moment: another thread may be reading it). */
 static inline void hak_canary_arm(void *p, size_t room, size_t n)
 {
 #if HAK_FEATURE_OVERFLOW_CHECK
     char *b = p;
     uint64_t c = hak_canary_word(p);
-    hak_store64(b + n, c);
-    for (size_t k = 8; HAK_UNLIKELY(k < hak_hard.canary_bytes) && n + k < room - HAK_TAG; k += 8)
+    size_t len = hak_canary_len(room, n), k = 0;
+    for (; k + 8 <= len; k += 8)
         hak_store64(b + n + k, c);
+    for (; k < len; k++)
+        b[n + k] = (char)(c >> ((k & 7) * 8));
 #else
     (void)p, (void)room, (void)n;
 #endif

@@ -331,7 +331,7 @@ static void *lq_take(size_t size, size_t *got, int *zeroed)
 void *hak_guard_large_take(size_t size, size_t align, size_t *got, int *zeroed)
 {
 #if HAK_FEATURE_QUARANTINE
-    if (align <= HAK_PAGE && lq_count) {
+    if (align <= HAK_PAGE) {
         void *p = lq_take(size, got, zeroed);
         if (p)
             return p;

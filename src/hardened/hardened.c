@@ -268,7 +268,7 @@ ALWAYS_INLINE int arm_slab_block(hak_tls_t *t, void *p, unsigned cls, size_t n)
             report_list(p, cls);
     }
 #if HAK_FEATURE_POISON
-    else {
+    else if (hak_hard.poison_bytes) {
         /* from the second word: the first held the link (written when it left the quarantine) */
         const char *b = p;
         size_t end = poison_end(size);
@@ -523,8 +523,13 @@ void hak_hard_free_sized(void *p, size_t n)
 {
     size_t asked = live_size(p);
     if (HAK_UNLIKELY(asked != SIZE_MAX && asked != n)) {
-        hak_hard_error("operator delete(): size mismatch for %p: %zu bytes given, the block is %zu bytes", p, n,
-                       asked);
+        char where[48];
+        unsigned cls = hak_ss_contains(p) ? hak_block_class(p) : HAK_NO_CLASS;
+        block_where(where, (int)sizeof where, cls);
+        if (cls != HAK_NO_CLASS)
+            hak_snprintf(where + strlen(where), (int)(sizeof where - strlen(where)), ", %u B", hak_class_size[cls]);
+        hak_hard_error("operator delete(): size mismatch for %p: %zu bytes given, the block is %zu bytes (%s)", p, n,
+                       asked, where);
         return;
     }
     free_checked("operator delete()", p);

@@ -90,8 +90,8 @@ def test_preset_needing_compiled_out_features_names_the_library(driver, modes):
 
 def test_unknown_mode_is_reported_with_the_closest_name(driver):
     r = driver("fast").run({"HAKMEM_MODE": "learnin"})
-    assert r.lines == ["HAKMEM_MODE=learnin: not one of minimal, fast, balanced, learning, research "
-                       "(did you mean learning?); ignored"]
+    assert r.lines == ["HAKMEM_MODE=learnin: not one of minimal, fast, balanced, learning, research, "
+                       "hardened (did you mean learning?); ignored"]
     assert r.config["preset"] is None
     assert r.config["options"]["mode"]["source"] == "default"
 
@@ -306,6 +306,10 @@ def _first_mode_with(feature, modes):
     return next(m for m, r in modes.items() if r.features[feature])
 
 
+def _last_mode_with(feature, modes):
+    return [m for m, r in modes.items() if r.features[feature]][-1]
+
+
 def _knob_cases():
     from hakmem import loader
     return [pytest.param(o.env, id=o.env) for o in loader.load_options().options]
@@ -314,7 +318,7 @@ def _knob_cases():
 @pytest.mark.parametrize("env", _knob_cases())
 def test_every_knob_is_accepted_where_its_feature_is_compiled_in(driver, options, modes, env):
     opt = options.by_env(env)
-    for mode in {_first_mode_with(opt.feature, modes), "research"}:
+    for mode in {_first_mode_with(opt.feature, modes), _last_mode_with(opt.feature, modes)}:
         text = other_value(opt, modes[mode], modes)
         r = driver(mode).run({env: text, "HAKMEM_DEBUG_LEVEL": "2"}
                              if opt.key != "debug_level" else {env: "2"})

@@ -45,23 +45,26 @@ def _type_values(opt) -> list[str]:
 
 
 def _cases(runs: int = 16):
+    """Random environments for research (every feature but the hardened mode's) and for hardened
+    (the rest), each of the knobs its library compiles in."""
     opts = loader.load_options()
     rng = random.Random(20261122)
-    knobs = [o for o in opts.options if not o.preset]
     cases = []
-    for n in range(runs):
-        env = {}
-        for o in knobs:
-            typed = _type_values(o)
-            env[o.env] = rng.choice(typed if typed and rng.random() < 0.6 else GENERIC)
-        cases.append(pytest.param(env, id=f"run{n}"))
+    for mode, count in (("research", runs), ("hardened", runs // 4)):
+        compiled = loader.resolve_mode(mode).features
+        knobs = [o for o in opts.options if not o.preset and compiled[o.feature]]
+        for n in range(count):
+            env = {}
+            for o in knobs:
+                typed = _type_values(o)
+                env[o.env] = rng.choice(typed if typed and rng.random() < 0.6 else GENERIC)
+            cases.append(pytest.param(mode, env, id=f"{mode}-run{n}"))
     return cases
 
 
-@pytest.mark.parametrize("env", _cases())
-def test_library_and_validator_agree(driver, options, modes, env):
-    research = modes["research"]               # every feature compiled in
-    r = driver("research").run(env)
+@pytest.mark.parametrize("mode,env", _cases())
+def test_library_and_validator_agree(driver, options, modes, mode, env):
+    r = driver(mode).run(env)
     cfg = r.config
     by_var: dict[str, list[str]] = {}
     for ln in r.lines:
@@ -82,7 +85,7 @@ def test_library_and_validator_agree(driver, options, modes, env):
             assert entry["value"] == want, (name, text)
         else:
             shown = text[:64]
-            kept = values.format_value(opt, research.values[opt.key]) or '""'
+            kept = values.format_value(opt, modes[mode].values[opt.key]) or '""'
             assert got == [f"{name}={shown}: {reason}; keeping {kept[:64]}"], (name, text)
             assert entry["source"] == "default", (name, text)
     assert set(by_var) <= set(env), set(by_var) - set(env)

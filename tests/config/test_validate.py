@@ -106,7 +106,7 @@ def test_unknown_mode_value_suggests_one():
     rc, out, _ = validate(env={"HAKMEM_MODE": "fsat"})
     assert rc == 3
     assert out[0] == ("[ERROR] HAKMEM_MODE=fsat: not one of minimal, fast, balanced, learning, "
-                      "research (did you mean fast?)")
+                      "research, hardened (did you mean fast?)")
 
 
 def test_mode_option_warns_about_compiled_out_features():

@@ -57,7 +57,7 @@ def test_option_shape():
 
 
 def test_mode_names_and_default():
-    assert loader.mode_names() == ["minimal", "fast", "balanced", "learning", "research"]
+    assert loader.mode_names() == ["minimal", "fast", "balanced", "learning", "research", "hardened"]
     assert loader.default_mode() == "balanced"
 
 
@@ -70,7 +70,9 @@ def test_feature_matrix():
     assert not on["fast"] & {"alloc_learn", "cap_learn", "mem_learn", "elo", "stats"}
     assert on["balanced"] == on["fast"] | {"elo", "stats", "integrity"}
     assert on["learning"] == on["balanced"] | {"alloc_learn", "cap_learn", "mem_learn"}
-    assert on["research"] == set(loader.load_options().features)
+    hardening = {"encoded_links", "guard_pages", "shuffle", "free_check", "overflow_check", "quarantine", "poison", "zero_fault", "nx_heap"}
+    assert on["research"] == set(loader.load_options().features) - hardening
+    assert on["hardened"] == (on["fast"] - {"bigcache", "thp"}) | {"stats"} | hardening
 
 
 def test_resolved_values():

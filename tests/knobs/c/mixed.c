@@ -1,6 +1,7 @@
 /* mixed — one thread, every small tier: rounds of mixed-size blocks (1 B - 32 KiB), bursts of one
- * TINY class large enough to empty whole slabs and SuperSlabs, a realloc/calloc pass, and a hot
- * loop of 100 live 40-byte blocks (more than the default per-thread cache of a class holds). */
+ * TINY class large enough to empty whole slabs and SuperSlabs, a realloc/calloc pass, zero-size
+ * requests, and a hot loop of 100 live 40-byte blocks (more than the default per-thread cache of a
+ * class holds). */
 #include "kw.h"
 
 #define LIVE 512
@@ -44,7 +45,10 @@ int main(void) {
         for (size_t n = 32; n <= 4096; n *= 2) q = realloc(q, n);
         free(kw_touch(q, 4096));
     }
-    /* 5: hot loop, one small class (48 B), 100 blocks live per round */
+    /* 5: zero-size requests, held a while (unique pointers that are never touched) */
+    for (int i = 0; i < 256; i++) p[i] = malloc(0);
+    for (int i = 0; i < 256; i++) free(p[i]);
+    /* 6: hot loop, one small class (48 B), 100 blocks live per round */
     for (int r = 0; r < 3000; r++) {
         for (int i = 0; i < 100; i++) p[i] = kw_touch(malloc(40), 40);
         for (int i = 0; i < 100; i++) free(p[i]);
