@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sys/mman.h>
+#include <sys/personality.h>
 
 hak_os_counters_t hak_os;
 
@@ -24,8 +25,22 @@ static void count(_Atomic uint64_t *calls, _Atomic uint64_t *bytes, size_t n)
     atomic_fetch_add_explicit(bytes, n, memory_order_relaxed);
 }
 
+/* nx_heap: READ_IMPLIES_EXEC (set by a program at run time; a 64-bit exec clears it) would make every
+ * readable mapping executable, so it is cleared before each mapping hakmem makes or opens again. */
+static void keep_heap_nx(void)
+{
+#if HAK_FEATURE_NX_HEAP
+    if (hak_cfg.nx_heap) {
+        int pers = personality(0xffffffff);
+        if (pers != -1 && (pers & READ_IMPLIES_EXEC))
+            personality((unsigned long)pers & ~(unsigned long)READ_IMPLIES_EXEC);
+    }
+#endif
+}
+
 void *hak_os_map(size_t size)
 {
+    keep_heap_nx();
     void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     KERNEL_ORDER();
     count(&hak_os.mmap_calls, &hak_os.mmap_bytes, size);
@@ -90,6 +105,8 @@ int hak_os_advise(void *p, size_t size, int advice)
 
 int hak_os_protect(void *p, size_t size, int rw)
 {
+    if (rw)
+        keep_heap_nx();
     return mprotect(p, size, rw ? PROT_READ | PROT_WRITE : PROT_NONE);
 }
 

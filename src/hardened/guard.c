@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
-#include <sys/personality.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
@@ -154,15 +153,6 @@ void hak_hardened_init(void)
 #endif
 #if HAK_FEATURE_SHUFFLE
     hak_hard.shuffle = hak_cfg.shuffle != 0;
-#endif
-#if HAK_FEATURE_NX_HEAP
-    /* READ_IMPLIES_EXEC (setarch -X, old binaries) would make every readable mapping executable,
-     * ours included: cleared before the first SuperSlab is mapped. */
-    int pers = personality(0xffffffff);
-    if (hak_cfg.nx_heap && pers != -1 && (pers & READ_IMPLIES_EXEC)) {
-        personality((unsigned long)pers & ~(unsigned long)READ_IMPLIES_EXEC);
-        hak_log(HAK_LOG_INFO, "cleared READ_IMPLIES_EXEC from the personality: the heap stays non-executable");
-    }
 #endif
 #ifdef HAK_FAULT_HANDLER
     install_fault_handler();

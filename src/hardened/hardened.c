@@ -84,13 +84,13 @@ void hak_hard_carve(char *first, uint32_t size, uint32_t k, void **head, void **
     }
 #endif
     void *next = *head;
-    for (uint32_t i = 0; i < k; i++) {
+    for (uint32_t i = k; i-- > 0;) {          /* linked last to first: order[0] is handed out first */
         char *b = first + (size_t)order[i] * size;
 #if HAK_TAG
         hak_tag_set(b, size, 0, HAK_BLOCK_FRESH);   /* also the tag below the next block */
 #endif
         hak_link_set(b, next);
-        if (i == 0 && !next)
+        if (i == k - 1 && !next)
             *tail = b;
         next = b;
     }
