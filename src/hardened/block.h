@@ -27,12 +27,14 @@
 #define HAK_TAG 0
 #endif
 
-/* The tag's low 16 bits (after the hash is removed). Without free_check every tag says LIVE. */
+/* The tag's low 16 bits (after the hash is removed): the state in the high byte, 0xa5 in the low one,
+ * so a one-byte overrun into the tag (its low byte comes first) shows unless it writes 0xa5, which no
+ * text or NUL does. Without free_check every tag says LIVE. */
 enum hak_block_state {
-    HAK_BLOCK_LIVE = 0x4c56,     /* with the program */
-    HAK_BLOCK_FREED = 0x4652,    /* freed: poisoned, waiting in a quarantine, bin or slab */
-    HAK_BLOCK_FRESH = 0x4e57,    /* carved, never handed out: no poison to verify */
-    HAK_BLOCK_LEAKED = 0x4c4b,   /* reported and kept out of use (HAKMEM_ERROR_ACTION=report) */
+    HAK_BLOCK_LIVE = 0x50a5,     /* with the program */
+    HAK_BLOCK_FREED = 0x51a5,    /* freed: poisoned, waiting in a quarantine, bin or slab */
+    HAK_BLOCK_FRESH = 0x52a5,    /* carved, never handed out: no poison to verify */
+    HAK_BLOCK_LEAKED = 0x53a5,   /* reported and kept out of use (HAKMEM_ERROR_ACTION=report) */
 };
 
 /* Run-time settings of the hardened path (from the knobs, at start-up). */
@@ -101,9 +103,7 @@ static inline void hak_tag_set(void *p, size_t room, size_t n, unsigned state)
 /* 1 when a tag (hash removed) is one a block of `room` bytes can carry. */
 static inline int hak_tag_valid(uint64_t t, size_t room)
 {
-    unsigned st = (unsigned)(t & 0xffff);
-    return (t >> 16) <= room - HAK_TAG &&
-           (st == HAK_BLOCK_LIVE || st == HAK_BLOCK_FREED || st == HAK_BLOCK_FRESH || st == HAK_BLOCK_LEAKED);
+    return (t >> 16) <= room - HAK_TAG && (t & 0xfcff) == HAK_BLOCK_LIVE;   /* one of the four states */
 }
 
 /* ---- canaries --------------------------------------------------------------------------------------- */

@@ -481,7 +481,8 @@ ALWAYS_INLINE void release_slab_block(hak_tls_t *t, void *p, unsigned cls, size_
 #else
     (void)t;
 #endif
-    hak_free_raw(p);
+    if (!hak_bin_push(hak_block_class(p), p))    /* a block of ours: no map lookup again */
+        hak_free_slow(p);
 }
 
 ALWAYS_INLINE void free_checked(const char *what, void *p)
