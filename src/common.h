@@ -40,8 +40,8 @@
 /* Any of the hardened mode's features (src/hardened/): their counters go into the stats report. */
 #define HAK_HARDENING (HAK_HARDENED || HAK_FEATURE_ENCODED_LINKS || HAK_FEATURE_GUARD_PAGES || \
                        HAK_FEATURE_SHUFFLE || HAK_FEATURE_NX_HEAP)
-#if HAK_FEATURE_POISON && !HAK_FEATURE_FREE_CHECK
-#error "the poison feature needs free_check: a block's state says whether it was poisoned"
+#if HAK_HARDENED && !HAK_FEATURE_FREE_CHECK
+#error "quarantine, poison, overflow_check and zero_fault need free_check: the block tag it keeps"
 #endif
 
 /* The debug variant compiles integrity checks in whatever the mode says (the hardened checks instead

@@ -82,7 +82,7 @@ typedef struct hak_heap_stats {
 
 /* Heaps by id, so a large block's map entry can name the heap that allocated it in its spare bits
  * (page-aligned sizes leave 12); HAK_STASH_INBOUND slots per heap take such blocks back. */
-#define HAK_HEAP_IDS 4096
+#define HAK_HEAP_IDS 2048
 #define HAK_STASH_INBOUND 4
 
 /* A list of slabs of one class; full lists are rotated, so they keep a tail. */

@@ -154,10 +154,12 @@ static void fork_prepare(void)
     hak_bigcache_fork_lock();
     hak_ss_fork_lock();
     hak_meta_fork_lock();
+    hak_guard_fork_prepare();
 }
 
 static void fork_parent(void)
 {
+    hak_guard_fork_parent();
     hak_meta_fork_unlock();
     hak_ss_fork_unlock();
     hak_bigcache_fork_unlock();
@@ -168,6 +170,7 @@ static void fork_parent(void)
 
 static void fork_child(void)
 {
+    hak_guard_fork_child();
     hak_meta_fork_unlock();
     hak_ss_fork_child();
     hak_bigcache_fork_child();

@@ -34,12 +34,15 @@ static _Atomic(_Atomic size_t *) lm_root[(size_t)1 << LM_ROOT_BITS];
 static _Atomic uint64_t n_allocs, n_frees;
 static _Atomic size_t in_use;
 
-/* An entry is the mapping size (a multiple of the page) with the id of the allocating thread's heap in
- * its low bits (0: none), so a free by another thread can hand the block back to that thread. */
-#define LM_OWNER_MASK ((size_t)HAK_PAGE - 1)
-_Static_assert(HAK_HEAP_IDS <= HAK_PAGE, "heap ids must fit an entry's spare bits");
-static size_t entry_map(size_t v) { return v & ~LM_OWNER_MASK; }
+/* An entry is the mapping size (a multiple of the page) with, in its low bits, the id of the allocating
+ * thread's heap (0: none), so a free by another thread can hand the block back to that thread, and
+ * whether the block lies between guard pages (hardened/guard.c). */
+#define LM_GUARDED ((size_t)1 << 11)
+#define LM_OWNER_MASK (LM_GUARDED - 1)
+_Static_assert(HAK_HEAP_IDS <= LM_GUARDED, "heap ids must fit an entry's spare bits");
+static size_t entry_map(size_t v) { return v & ~((size_t)HAK_PAGE - 1); }
 static unsigned entry_owner(size_t v) { return (unsigned)(v & LM_OWNER_MASK); }
+static int entry_guarded(size_t v) { return (v & LM_GUARDED) != 0; }
 
 /* The allocating thread's heap id; a thread whose first request is a large block gets its heap here. */
 static unsigned owner_id(void)
@@ -107,12 +110,13 @@ static size_t round_page(size_t n)
 
 /* A block for n bytes: from the BigCache when one fits, else a fresh mapping (*zeroed = 1: reads as zero).
  * guarded (hardened): from guard.c, never from the BigCache. */
-static char *obtain(size_t n, size_t align, size_t *map_out, int *zeroed)
+static char *obtain(size_t n, size_t align, size_t *map_out, int *zeroed, int *guarded)
 {
     size_t a = align < HAK_PAGE ? HAK_PAGE : align;
+    *guarded = 0;
 #if LARGE_GUARDED
     size_t map;
-    char *base = hak_guard_large_take(round_page(n ? n : 1), a, &map, zeroed);
+    char *base = hak_guard_large_take(round_page(n ? n : 1), a, &map, zeroed, guarded);
 #else
 #if HAK_FEATURE_BIGCACHE
     if (align <= HAK_PAGE) {
@@ -149,12 +153,13 @@ static char *obtain(size_t n, size_t align, size_t *map_out, int *zeroed)
     return base;
 }
 
-static void give_back(uintptr_t base, size_t map, unsigned owner)
+static void give_back(uintptr_t base, size_t map, unsigned owner, int guarded)
 {
 #if LARGE_GUARDED
     (void)owner;
-    hak_guard_large_release((void *)base, map);
+    hak_guard_large_release((void *)base, map, guarded);
 #else
+    (void)guarded;
 #if HAK_FEATURE_BIGCACHE
     hak_decay_safe_point = 1;     /* no lock held: the decay thread may be started from here */
     int kept = (owner != hak_thread->heap_id && hak_stash_hand_back(owner, (void *)base, map)) ||
@@ -175,19 +180,19 @@ static void *large_alloc(size_t n, size_t align, int zero)
         return NULL;
     }
     size_t map;
-    int zeroed = 0;
-    char *base = obtain(n, align, &map, &zeroed);
+    int zeroed = 0, guarded;
+    char *base = obtain(n, align, &map, &zeroed, &guarded);
     if (!base)
         return NULL;
     if (zero && !zeroed)
         memset(base, 0, n);       /* a reused block; fresh or DONTNEED-released pages are zero already */
     _Atomic size_t *e = entry((uintptr_t)base, 1);
     if (HAK_UNLIKELY(!e)) {
-        hak_os_unmap(base, map);
+        give_back((uintptr_t)base, map, 0, guarded);
         errno = ENOMEM;
         return NULL;
     }
-    atomic_store_explicit(e, map | owner_id(), memory_order_release);
+    atomic_store_explicit(e, map | (guarded ? LM_GUARDED : 0) | owner_id(), memory_order_release);
     count_live(1, map);
     return base;
 }
@@ -212,7 +217,7 @@ int hak_large_free(void *p)
     if (!v)
         return 0;
     count_live(-1, -(uint64_t)entry_map(v));
-    give_back((uintptr_t)p, entry_map(v), entry_owner(v));
+    give_back((uintptr_t)p, entry_map(v), entry_owner(v), entry_guarded(v));
     return 1;
 }
 

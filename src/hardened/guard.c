@@ -9,6 +9,7 @@
 #include "os.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -31,6 +32,8 @@ void hak_link_corrupt(const void *blk, uintptr_t decoded)
 static struct {
     _Atomic uint64_t guard_pages, large_quarantined, large_reused;
 } st;
+
+static void read_guard_budget(void);
 
 /* ---- the secret ---------------------------------------------------------------------------------- */
 
@@ -67,6 +70,11 @@ static struct sigaction previous;
 static void on_fault(int sig, siginfo_t *si, void *ctx)
 {
     (void)ctx;
+    if (si->si_code <= 0) {            /* sent by kill() or raise(), not a fault: no address to name */
+        sigaction(sig, &previous, NULL);
+        raise(sig);
+        return;
+    }
     void *a = si->si_addr;
     uintptr_t x = (uintptr_t)a;
     const char *what = NULL;
@@ -154,6 +162,9 @@ void hak_hardened_init(void)
 #if HAK_FEATURE_SHUFFLE
     hak_hard.shuffle = hak_cfg.shuffle != 0;
 #endif
+#if HAK_FEATURE_GUARD_PAGES
+    read_guard_budget();
+#endif
 #ifdef HAK_FAULT_HANDLER
     install_fault_handler();
 #endif
@@ -191,7 +202,26 @@ void hak_guard_superslabs(char *m, unsigned n)
 #define LG (HAK_FEATURE_GUARD_PAGES ? HAK_PAGE : 0)
 #define LQ_NEWER 2
 
-static void *map_guarded(size_t size, size_t align)
+/* Each guarded block costs the kernel two more mappings; past a quarter of vm.max_map_count, new blocks
+ * get no guard pages, so the program keeps the mappings it needs itself (their padding stays read-write
+ * and merges with their neighbours). */
+static _Atomic long guarded_live;
+static long guard_budget = 65530 / 4;
+
+static __attribute__((unused)) void read_guard_budget(void)
+{
+    char buf[32] = "";
+    int fd = open("/proc/sys/vm/max_map_count", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    ssize_t got = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    long v = got > 0 ? strtol(buf, NULL, 10) : 0;
+    if (v > 0)
+        guard_budget = v / 4;
+}
+
+static void *map_guarded(size_t size, size_t align, int *guarded)
 {
     size_t total = size + 2 * LG, extra = align > HAK_PAGE ? align : 0;
     if (total < size || total + extra < total) {
@@ -207,18 +237,37 @@ static void *map_guarded(size_t size, size_t align)
         hak_os_unmap(raw, (size_t)(base - LG - raw));
         hak_os_unmap(base + size + LG, (size_t)(raw + total + extra - (base + size + LG)));
     }
+    *guarded = 0;
 #if HAK_FEATURE_GUARD_PAGES
-    if (hak_cfg.guard_pages && hak_os_protect(base - LG, LG, 0) == 0 && hak_os_protect(base + size, LG, 0) == 0)
+    if (hak_cfg.guard_pages && atomic_load_explicit(&guarded_live, memory_order_relaxed) < guard_budget &&
+        hak_os_protect(base - LG, LG, 0) == 0 && hak_os_protect(base + size, LG, 0) == 0) {
+        *guarded = 1;
+        atomic_fetch_add_explicit(&guarded_live, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&st.guard_pages, 2, memory_order_relaxed);
+    }
 #endif
     return base;
+}
+
+/* The whole mapping of a large block of `size` bytes at base goes back to the kernel. */
+static void unmap_large(uintptr_t base, size_t size, int guarded, int counted)
+{
+    if (guarded)
+        atomic_fetch_sub_explicit(&guarded_live, 1, memory_order_relaxed);
+    if (counted) {
+        hak_os_unmap((char *)base - LG, size + 2 * LG);
+    } else {            /* its pages went back already; its guard pages were counted with the mapping */
+        hak_os_unreserve((char *)base - LG, size + 2 * LG);
+        hak_os_count_mapped(-(int64_t)(2 * LG));
+    }
 }
 
 #if HAK_FEATURE_QUARANTINE
 typedef struct lq_entry {
     _Atomic uintptr_t base;        /* 0: empty (read without the lock by the fault handler) */
     _Atomic size_t size;
-    int resident;                  /* its pages are still there (inaccessible) */
+    int resident;                  /* its pages are still there (poisoned) */
+    int guarded;                   /* between guard pages */
 } lq_entry_t;
 
 static pthread_mutex_t lq_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -243,12 +292,13 @@ int hak_large_quarantined(const void *p, size_t *size)
 }
 
 /* With lq_lock held: entry k leaves the ring (the rest close up); returns its base and size. */
-static uintptr_t lq_remove(unsigned k, size_t *size, int *resident)
+static uintptr_t lq_remove(unsigned k, size_t *size, int *resident, int *guarded)
 {
     lq_entry_t *e = lq_at(k);
     uintptr_t base = atomic_load_explicit(&e->base, memory_order_relaxed);
     *size = atomic_load_explicit(&e->size, memory_order_relaxed);
     *resident = e->resident;
+    *guarded = e->guarded;
     if (e->resident)
         lq_resident -= *size;
     for (unsigned i = k; i > 0; i--) {       /* the older entries move up one */
@@ -256,6 +306,7 @@ static uintptr_t lq_remove(unsigned k, size_t *size, int *resident)
         atomic_store_explicit(&to->size, atomic_load_explicit(&from->size, memory_order_relaxed), memory_order_relaxed);
         atomic_store_explicit(&to->base, atomic_load_explicit(&from->base, memory_order_relaxed), memory_order_relaxed);
         to->resident = from->resident;
+        to->guarded = from->guarded;
     }
     atomic_store_explicit(&lq_at(0)->base, 0, memory_order_relaxed);
     lq_head = (lq_head + 1) % HAK_QUARANTINE_MAX;
@@ -290,7 +341,7 @@ static int poison_intact(const void *p, size_t size)
 
 /* A quarantined block for `size` bytes (at most twice that) that LQ_NEWER newer frees have followed,
  * in use again. */
-static void *lq_take(size_t size, size_t *got, int *zeroed)
+static void *lq_take(size_t size, size_t *got, int *zeroed, int *guarded)
 {
     pthread_mutex_lock(&lq_lock);
     for (unsigned k = 0; k + LQ_NEWER < lq_count; k++) {
@@ -299,12 +350,10 @@ static void *lq_take(size_t size, size_t *got, int *zeroed)
         if (n < size || n / 2 > size)
             continue;
         int resident;
-        uintptr_t base = lq_remove(k, got, &resident);
+        uintptr_t base = lq_remove(k, got, &resident, guarded);
         pthread_mutex_unlock(&lq_lock);
         if (resident ? !poison_intact((void *)base, *got) : hak_os_protect((void *)base, *got, 1) != 0) {
-            hak_os_unreserve((char *)base - LG, *got + 2 * LG);   /* kept out of use (report action) */
-            if (resident)
-                hak_os_count_mapped(-(int64_t)(*got + 2 * LG));
+            unmap_large(base, *got, *guarded, resident);      /* kept out of use (report action) */
             return NULL;
         }
         if (!resident)
@@ -318,21 +367,21 @@ static void *lq_take(size_t size, size_t *got, int *zeroed)
 }
 #endif
 
-void *hak_guard_large_take(size_t size, size_t align, size_t *got, int *zeroed)
+void *hak_guard_large_take(size_t size, size_t align, size_t *got, int *zeroed, int *guarded)
 {
 #if HAK_FEATURE_QUARANTINE
     if (align <= HAK_PAGE) {
-        void *p = lq_take(size, got, zeroed);
+        void *p = lq_take(size, got, zeroed, guarded);
         if (p)
             return p;
     }
 #endif
     *got = size;
     *zeroed = 1;
-    return map_guarded(size, align);
+    return map_guarded(size, align, guarded);
 }
 
-void hak_guard_large_release(void *base, size_t size)
+void hak_guard_large_release(void *base, size_t size, int guarded)
 {
 #if HAK_FEATURE_QUARANTINE
     unsigned cap = (unsigned)hak_cfg.quarantine_large;
@@ -341,12 +390,13 @@ void hak_guard_large_release(void *base, size_t size)
         size_t budget = (size_t)hak_cfg.quarantine_large_mb << 20;
         uintptr_t drop = 0;
         size_t drop_size = 0;
-        int drop_resident = 0;
+        int drop_resident = 0, drop_guarded = 0;
         pthread_mutex_lock(&lq_lock);
         if (lq_count >= cap)
-            drop = lq_remove(0, &drop_size, &drop_resident);
+            drop = lq_remove(0, &drop_size, &drop_resident, &drop_guarded);
         lq_entry_t *e = lq_at(lq_count++);
         e->resident = 1;
+        e->guarded = guarded;
         atomic_store_explicit(&e->size, size, memory_order_relaxed);
         atomic_store_explicit(&e->base, (uintptr_t)base, memory_order_relaxed);
         lq_resident += size;
@@ -363,17 +413,23 @@ void hak_guard_large_release(void *base, size_t size)
         }
         pthread_mutex_unlock(&lq_lock);
         atomic_fetch_add_explicit(&st.large_quarantined, 1, memory_order_relaxed);
-        if (drop) {
-            if (drop_resident)
-                hak_os_count_mapped(-(int64_t)drop_size);
-            hak_os_unreserve((char *)drop - LG, drop_size + 2 * LG);
-            hak_os_count_mapped(-(int64_t)(2 * LG));
-        }
+        if (drop)
+            unmap_large(drop, drop_size, drop_guarded, drop_resident);
         return;
     }
 #endif
-    hak_os_unmap((char *)base - LG, size + 2 * LG);
+    unmap_large((uintptr_t)base, size, guarded, 1);
 }
+
+#if HAK_FEATURE_QUARANTINE
+void hak_guard_fork_prepare(void) { pthread_mutex_lock(&lq_lock); }
+void hak_guard_fork_parent(void) { pthread_mutex_unlock(&lq_lock); }
+void hak_guard_fork_child(void) { pthread_mutex_init(&lq_lock, NULL); }
+#else
+void hak_guard_fork_prepare(void) {}
+void hak_guard_fork_parent(void) {}
+void hak_guard_fork_child(void) {}
+#endif
 
 /* ---- zero-size blocks ---------------------------------------------------------------------------------- */
 

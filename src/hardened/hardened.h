@@ -43,8 +43,12 @@ void hak_hard_invalid(const char *what, const void *p);
 void hak_guard_superslabs(char *m, unsigned n);
 /* A large block of at least `size` bytes (*got) between two inaccessible pages: a quarantined one taken
  * again, or a fresh mapping (*zeroed); its release into the quarantine. */
-void *hak_guard_large_take(size_t size, size_t align, size_t *got, int *zeroed);
-void  hak_guard_large_release(void *base, size_t size);
+void *hak_guard_large_take(size_t size, size_t align, size_t *got, int *zeroed, int *guarded);
+void  hak_guard_large_release(void *base, size_t size, int guarded);
+/* fork(): the large-block quarantine's lock, held across it (a leaf: taken last, released first). */
+void  hak_guard_fork_prepare(void);
+void  hak_guard_fork_parent(void);
+void  hak_guard_fork_child(void);
 /* 1 when p is a freed large block still held inaccessible; *size its size. */
 int   hak_large_quarantined(const void *p, size_t *size);
 void *hak_zero_block(void);

@@ -1,8 +1,9 @@
 """The hardened mode on correct programs (c/hardened_props.c): fresh blocks in a shuffled order that a
 seed reproduces, guard pages around SuperSlabs and large blocks, mappings that stay non-executable
 after a program sets READ_IMPLIES_EXEC, faulting zero-size blocks that behave as blocks otherwise,
-a freed block held back by the quarantine, and usable sizes that are the sizes asked for. Each knob
-that turns a protection off shows the difference, and the fast mode is the control."""
+a freed block held back by the quarantine, usable sizes that are the sizes asked for, a SIGSEGV the
+program raises itself still killing it, and guard pages that stop short of the kernel's mapping limit.
+Each knob that turns a protection off shows the difference, and the fast mode is the control."""
 from __future__ import annotations
 
 import sys
@@ -88,3 +89,15 @@ def test_quarantine_holds_a_freed_block_back(built, mode, variant):
 @pytest.mark.parametrize("mode,variant", CASES)
 def test_usable_size_is_the_size_asked_for(built, mode, variant):
     assert "sizes" in props("sizes", mode, variant).oks
+
+
+@pytest.mark.parametrize("mode,variant", CASES)
+def test_a_sent_sigsegv_still_kills(built, mode, variant):
+    res = cbuild.run_driver("hardened_props", mode, variant, ["raise"], timeout=60, src_dir=HERE / "c",
+                            build=BUILD)
+    assert res.returncode == -11 and "survived raise" not in res.stdout, res.describe()
+
+
+@pytest.mark.parametrize("mode,variant", CASES)
+def test_guard_pages_leave_the_program_its_mappings(built, mode, variant):
+    assert {"many.malloc", "many.thread", "many.mmap"} <= set(props("many", mode, variant).oks)

@@ -8,10 +8,16 @@
  *   zero       malloc(0): unique, non-NULL, freed quietly, realloc'd into a real block
  *   reuse      how many frees of other 40-byte blocks pass before a freed one comes back ("reuse N")
  *   sizes      malloc_usable_size is the size asked for, across tiers, realloc and memalign
+ *   raise      raise(SIGSEGV) with no handler of the program's: the process must die of it
+ *   many       40000 live 40 KB blocks (guard pages for each would pass vm.max_map_count), then a
+ *              thread and an mmap of the program's own must still be had
  * Every run ends with hakc's summary line. */
 #include "hakc.h"
 
 #include <malloc.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/mman.h>
 #include <sys/personality.h>
 
 static int mapping_of(const void *p, uintptr_t *lo, uintptr_t *hi, char perms[5])
@@ -151,6 +157,30 @@ static void sizes(void)
     CHECK("sizes", 1, "%s", "every size");
 }
 
+static void *idle_thread(void *arg) { return arg; }
+
+static void many(void)
+{
+    enum { N = 40000, SIZE = 40000 };
+    static char *blk[N];
+    int got = 0;
+    for (; got < N; got++)
+        if (!(blk[got] = malloc(SIZE)))
+            break;
+    CHECK("many.malloc", got == N, "%d of %d blocks", got, N);
+    pthread_t th;
+    int rc = pthread_create(&th, NULL, idle_thread, NULL);
+    CHECK("many.thread", rc == 0, "pthread_create: %s", strerror(rc));
+    if (rc == 0)
+        pthread_join(th, NULL);
+    void *m = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK("many.mmap", m != MAP_FAILED, "mmap: %s", strerror(errno));
+    if (m != MAP_FAILED)
+        munmap(m, 1 << 20);
+    for (int i = 0; i < got; i++)
+        free(blk[i]);
+}
+
 int main(int argc, char **argv)
 {
     const char *what = argc > 1 ? argv[1] : "";
@@ -166,6 +196,12 @@ int main(int argc, char **argv)
         reuse();
     else if (!strcmp(what, "sizes"))
         sizes();
+    else if (!strcmp(what, "raise")) {
+        free(malloc(1));
+        raise(SIGSEGV);
+        hakc_line("survived raise");
+    } else if (!strcmp(what, "many"))
+        many();
     else
         HAKC_FAIL("usage", "unknown property '%s'", what);
     return hakc_finish();
