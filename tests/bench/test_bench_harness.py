@@ -407,3 +407,16 @@ def test_default_set_and_matrix_set():
     assert "random_mixed" in default
     for name in set(every) - set(default):
         assert suite.select([name])[0].name == name      # still runnable by name
+
+
+def test_geometric_mean_of_the_ratios():
+    results = {"meta": {"baseline": "glibc"},
+               "summary": [{"scenario": "a", "allocator": "x", "status": "ok", "ratio": 2.0},
+                           {"scenario": "b", "allocator": "x", "status": "ok", "ratio": 0.5},
+                           {"scenario": "c", "allocator": "x", "status": "crashed", "ratio": None},
+                           {"scenario": "a", "allocator": "y", "status": "ok", "ratio": 4.0},
+                           {"scenario": "a", "allocator": "glibc", "status": "ok", "ratio": 1.0}]}
+    assert report.geomean_ratio(results, "x") == pytest.approx(1.0)   # the crashed run is left out
+    assert report.geomean_ratio(results, "y") == pytest.approx(4.0)
+    assert report.geomean_ratio(results, "glibc") is None
+    assert report.geomean_ratio(results, "z") is None

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 from pathlib import Path
 
@@ -114,7 +115,18 @@ def overview_table(results: dict, key: str = "ops_per_sec", ratio_key: str = "ra
                     cell += f" ({ratio(s[ratio_key])})"
                 row.append(cell)
         rows.append(row)
+    rows.append(["geometric mean of the ratios"] + [ratio(geomean_ratio(results, n, ratio_key)) for n in names])
     return _table([title] + names, rows)
+
+
+def geomean_ratio(results: dict, allocator: str, ratio_key: str = "ratio") -> float | None:
+    """The geometric mean of an allocator's ratios against the baseline over the scenarios both ran
+    (None for the baseline itself, or when there are none)."""
+    if allocator == results["meta"]["baseline"]:
+        return None
+    logs = [math.log(s[ratio_key]) for s in results["summary"]
+            if s["allocator"] == allocator and s["status"] == "ok" and s.get(ratio_key)]
+    return math.exp(sum(logs) / len(logs)) if logs else None
 
 
 def detail_table(results: dict) -> str:
