@@ -421,7 +421,7 @@ HAK_EXPORT void *hak_memalign(size_t align, size_t n)
     if (!hak_tune.tier_on[HAK_TIER_LARGE])
         return hak_sys_memalign(align, n);
 #if HAK_HARDENED
-    if (n > PTRDIFF_MAX) {
+    if (n > HAK_TAG_SIZE_MAX - HAK_TAG) {
         errno = ENOMEM;
         return NULL;
     }

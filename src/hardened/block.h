@@ -5,7 +5,8 @@
  *
  *   [0, n)               the program's bytes (the first word holds the encoded link while free)
  *   [n, n + canary)      canary bytes (overflow_check), as many of HAKMEM_CANARY_BYTES as fit before the tag
- *   [S - 8, S)           tag: state | n << 16, xored with a keyed hash of the block's address
+ *   [S - 8, S)           tag: 0xa5, state, n (40 bits), 0xa5; the middle six bytes hidden by a keyed hash
+ *                        of the block's address
  *
  * A large block has the same tail at the end of its mapping. The tag is the block's state (free_check):
  * a free finds LIVE there or reports what it finds (FREED: a double free; no valid tag at a block's
@@ -27,9 +28,8 @@
 #define HAK_TAG 0
 #endif
 
-/* The tag's low 16 bits (after the hash is removed): the state in the high byte, 0xa5 in the low one,
- * so a one-byte overrun into the tag (its low byte comes first) shows unless it writes 0xa5, which no
- * text or NUL does. Without free_check every tag says LIVE. */
+/* The tag's low 16 bits (after the hash is removed): the state in the high byte, 0xa5 in the low one
+ * (see HAK_TAG_FIXED). Without free_check every tag says LIVE. */
 enum hak_block_state {
     HAK_BLOCK_LIVE = 0x50a5,     /* with the program */
     HAK_BLOCK_FREED = 0x51a5,    /* freed: poisoned, waiting in a quarantine, bin or slab */
@@ -74,6 +74,26 @@ static inline uint64_t hak_tag_hash(const void *p)
     return ((uint64_t)(uintptr_t)p ^ hak_hard.tag_key) * 0x9e3779b97f4a7c15ull;
 }
 
+/* A tag's two outer bytes are fixed, 0xa5, and not hidden: a one-byte overrun into the tag from below
+ * (its first byte) or an underrun from above (its last) is then caught unless it writes 0xa5 itself,
+ * which no text or NUL does; hidden, one byte in 256 of any kind would leave the tag as it was. The
+ * hash hides the six bytes between them: the state's byte and the size's 40 bits. */
+#define HAK_TAG_FIXED 0xa5000000000000a5ull
+#define HAK_TAG_SIZE_MAX (((size_t)1 << 40) - 1)
+
+static inline uint64_t hak_tag_mask(const void *p)
+{
+    return hak_tag_hash(p) & 0x00ffffffffffff00ull;
+}
+
+/* The size a tag (hash removed) records, and whether it is in the given state (any of the four with
+ * HAK_BLOCK_ANY). */
+static inline size_t hak_tag_size(uint64_t t) { return (size_t)((t >> 16) & HAK_TAG_SIZE_MAX); }
+static inline int hak_tag_is(uint64_t t, unsigned state)
+{
+    return (t & 0xff0000000000ffffull) == (HAK_TAG_FIXED | state);
+}
+
 /* A tag word is read by threads other than its block's holder (the free of the block above it checks
  * it), so it is one aligned word, read and written whole. The sanitizer variants read it without
  * instrumentation: the block below may sit poisoned in ASan's quarantine, and TSan would take the
@@ -91,21 +111,21 @@ static uint64_t hak_tag_word(const void *at)
 /* Block p's tag with its hash removed: state in the low 16 bits, size above. */
 static inline uint64_t hak_tag_get(const void *p, size_t room)
 {
-    return hak_tag_word((const char *)p + room - HAK_TAG) ^ hak_tag_hash(p);
+    return hak_tag_word((const char *)p + room - HAK_TAG) ^ hak_tag_mask(p);
 }
 
 static inline void hak_tag_set(void *p, size_t room, size_t n, unsigned state)
 {
-    __atomic_store_n((uint64_t *)((char *)p + room - HAK_TAG), hak_tag_hash(p) ^ ((uint64_t)n << 16) ^ state,
+    __atomic_store_n((uint64_t *)((char *)p + room - HAK_TAG),
+                     hak_tag_mask(p) ^ ((uint64_t)n << 16) ^ (HAK_TAG_FIXED & ~(uint64_t)0xffff) ^ state,
                      __ATOMIC_RELAXED);
 }
 
-/* 1 when a tag (hash removed) is one a block of `room` bytes can carry. */
+/* 1 when a tag (hash removed) is one a block of `room` bytes can carry, in any state. */
 static inline int hak_tag_valid(uint64_t t, size_t room)
 {
-    return (t >> 16) <= room - HAK_TAG && (t & 0xfcff) == HAK_BLOCK_LIVE;   /* one of the four states */
+    return (t & 0xff0000000000fcffull) == (HAK_TAG_FIXED | HAK_BLOCK_LIVE) && hak_tag_size(t) <= room - HAK_TAG;
 }
-
 /* ---- canaries --------------------------------------------------------------------------------------- */
 
 /* Canary bytes are in 0x80-0xfe: a text or NUL overrun never matches one. */

@@ -124,8 +124,8 @@ static HAK_COLD void report_tail(const char *what, const void *p, size_t room, u
     block_where(where, (int)sizeof where, cls);
     size_t end = room - HAK_TAG, bad;
     uint64_t t = hak_tag_get(p, room);
-    size_t n = (size_t)(t >> 16);
-    if (hak_tag_valid(t, room) && (t & 0xffff) == HAK_BLOCK_LIVE) {
+    size_t n = hak_tag_size(t);
+    if (hak_tag_valid(t, room) && hak_tag_is(t, HAK_BLOCK_LIVE)) {
         bad = hak_canary_broken(p, room, n);
     } else {
         uint64_t diff = n <= end ? (t ^ HAK_BLOCK_LIVE) & 0xffff : 0;
@@ -160,7 +160,7 @@ static HAK_COLD void bad_block(const char *what, const void *p, hak_superslab_t 
     const char *blk = s->start + off - off % size;
     uint64_t t = hak_tag_get(blk, size);
     unsigned state = hak_tag_valid(t, size) ? (unsigned)(t & 0xffff) : 0;
-    size_t asked = (size_t)(t >> 16);
+    size_t asked = hak_tag_size(t);
     if (off % size) {
         char live[64] = "";
         if (state == HAK_BLOCK_LIVE)
@@ -263,8 +263,8 @@ ALWAYS_INLINE int arm_slab_block(hak_tls_t *t, void *p, unsigned cls, size_t n)
     size_t size = hak_class_size[cls];
 #if HAK_FEATURE_FREE_CHECK
     uint64_t tag = hak_tag_get(p, size);
-    if (HAK_UNLIKELY((tag & 0xffff) != HAK_BLOCK_FREED)) {
-        if ((tag & 0xffff) != HAK_BLOCK_FRESH || !hak_tag_valid(tag, size))
+    if (HAK_UNLIKELY(!hak_tag_is(tag, HAK_BLOCK_FREED))) {
+        if (!hak_tag_is(tag, HAK_BLOCK_FRESH) || !hak_tag_valid(tag, size))
             report_list(p, cls);
     }
 #if HAK_FEATURE_POISON
@@ -327,7 +327,7 @@ void *hak_hard_arm_large(void *p, size_t n)
 
 static void *alloc_large(size_t n)
 {
-    if (n > PTRDIFF_MAX) {
+    if (n > HAK_TAG_SIZE_MAX - HAK_TAG) {          /* 1 TiB: more than a tag records */
         errno = ENOMEM;
         return NULL;
     }
@@ -353,7 +353,7 @@ void *hak_hard_calloc(size_t total)
 {
     if (total > HAK_SMALL_MAX - HAK_TAG) {
         hak_ensure_init();
-        if (total <= PTRDIFF_MAX && hak_tune.tier_on[HAK_TIER_LARGE])   /* only a reused block is cleared */
+        if (total <= HAK_TAG_SIZE_MAX - HAK_TAG && hak_tune.tier_on[HAK_TIER_LARGE])   /* only a reused block is cleared */
             return hak_hard_arm_large(hak_large_calloc(total + HAK_TAG), total);
     }
     void *p = hak_hard_malloc(total);
@@ -396,8 +396,8 @@ void hak_hard_thread_exit(hak_tls_t *t)
 static size_t check_large(const char *what, const void *p, size_t map)
 {
     uint64_t t = hak_tag_get(p, map);
-    size_t n = (size_t)(t >> 16);
-    if (HAK_UNLIKELY((t & 0xffff) != HAK_BLOCK_LIVE || n > map - HAK_TAG || !canary_ok(NULL, p, map, n))) {
+    size_t n = hak_tag_size(t);
+    if (HAK_UNLIKELY(!hak_tag_is(t, HAK_BLOCK_LIVE) || n > map - HAK_TAG || !canary_ok(NULL, p, map, n))) {
         report_tail(what, p, map, HAK_NO_CLASS);
         return SIZE_MAX;
     }
@@ -427,8 +427,8 @@ ALWAYS_INLINE size_t check_slab_free(hak_tls_t *t, const char *what, void *p, ha
     }
     size_t size = hak_class_size[cls];
     uint64_t tag = hak_tag_get(p, size);
-    size_t n = (size_t)(tag >> 16);
-    if (HAK_UNLIKELY((tag & 0xffff) != HAK_BLOCK_LIVE || n > size - HAK_TAG)) {
+    size_t n = hak_tag_size(tag);
+    if (HAK_UNLIKELY(!hak_tag_is(tag, HAK_BLOCK_LIVE) || n > size - HAK_TAG)) {
         bad_block(what, p, ss, cls);
         return SIZE_MAX;
     }
@@ -517,7 +517,7 @@ static size_t live_size(const void *p)
         return SIZE_MAX;
     }
     uint64_t t = hak_tag_get(p, room);
-    return (t & 0xffff) == HAK_BLOCK_LIVE && (t >> 16) <= room - HAK_TAG ? (size_t)(t >> 16) : SIZE_MAX;
+    return hak_tag_is(t, HAK_BLOCK_LIVE) && hak_tag_size(t) <= room - HAK_TAG ? hak_tag_size(t) : SIZE_MAX;
 }
 
 void hak_hard_free_sized(void *p, size_t n)
@@ -557,7 +557,7 @@ void *hak_hard_realloc(void *p, size_t n)
 {
     if (hak_zero_contains(p))
         return hak_hard_malloc(n);
-    if (n > PTRDIFF_MAX) {
+    if (n > HAK_TAG_SIZE_MAX - HAK_TAG) {
         errno = ENOMEM;
         return NULL;
     }
