@@ -134,10 +134,11 @@ static void *alloc_in_class(unsigned cls, size_t n)
 {
 #if HAK_HARDENED
     return hak_hard_alloc_class(cls, n);
-#endif
+#else
     if (HAK_UNLIKELY(hak_tune.checked))
         return alloc_checked_class(cls, n);
     return hak_alloc_fast(hak_class_size[cls]);
+#endif
 }
 
 /* Hand the first `k` blocks of a full bin back to their slabs. */
@@ -273,7 +274,7 @@ HAK_EXPORT void *hak_calloc(size_t nmemb, size_t size)
     HAK_TRACE_WRAP(HAK_TR_CALLOC, hak_calloc(nmemb, size), total, 0);
 #if HAK_HARDENED
     return hak_hard_calloc(total);
-#endif
+#else
     if (total > HAK_SMALL_MAX) {
         hak_ensure_init();
         if (hak_tune.tier_on[HAK_TIER_LARGE])
@@ -283,6 +284,7 @@ HAK_EXPORT void *hak_calloc(size_t nmemb, size_t size)
     if (p)
         memset(p, 0, total);
     return p;
+#endif
 }
 
 static size_t usable_size(const void *p, hak_superslab_t *ss)
@@ -426,8 +428,9 @@ HAK_EXPORT void *hak_memalign(size_t align, size_t n)
         return NULL;
     }
     return hak_hard_arm_large(hak_large_alloc(n + HAK_TAG, align), n);
-#endif
+#else
     return hak_large_alloc(n, align);
+#endif
 }
 
 HAK_EXPORT int hak_posix_memalign(void **out, size_t align, size_t n)
@@ -464,11 +467,12 @@ HAK_EXPORT int hak_owns(const void *p)
         return 0;
 #if HAK_HARDENED
     return hak_hard_owns(p);
-#endif
+#else
     hak_superslab_t *ss = hak_ss_lookup(p);
     if (ss)
         return ss->unit_class[hak_ss_unit(p)] != HAK_NO_CLASS;
     return hak_large_usable(p) != 0;
+#endif
 }
 
 HAK_EXPORT int hak_malloc_trim(size_t pad)

@@ -180,8 +180,7 @@ void hak_report_invalid(const char *what, const void *p)
 {
 #if HAK_HARDENED
     hak_hard_invalid(what, p);
-    return;
-#endif
+#else
     if (hak_tune.integrity)
         hak_fatal("%s: invalid pointer %p: not a live block (never allocated by hakmem or the system "
                   "allocator it delegates to, or a large block already freed)", what, p);
@@ -189,6 +188,7 @@ void hak_report_invalid(const char *what, const void *p)
     if (!atomic_exchange(&said, 1))
         hak_msg("%s: ignoring %p, which was not allocated by hakmem (invalid pointer; further reports suppressed)",
                 what, p);
+#endif
 }
 
 /* ---- ASan quarantine -------------------------------------------------------------------------- */

@@ -91,9 +91,8 @@ static void on_fault(int sig, siginfo_t *si, void *ctx)
         what = "access to a zero-size block (malloc(0) returns an address that may not be touched)";
 #endif
 #if HAK_FEATURE_QUARANTINE
-    } else if (hak_large_quarantined(a, &size)) {
-        hak_msg("SIGSEGV at %p: use after free of the large block %p (%zu bytes)", a,
-                (void *)(x & ~(uintptr_t)(HAK_PAGE - 1)), size);
+    } else if (hak_large_quarantined(a, &blk, &size)) {
+        hak_msg("SIGSEGV at %p: use after free of the large block %p (%zu bytes)", a, blk, size);
         abort();
 #endif
     } else {
@@ -112,7 +111,6 @@ static void on_fault(int sig, siginfo_t *si, void *ctx)
         hak_msg("SIGSEGV at %p: %s", a, what);
         abort();
     }
-    (void)blk;
     sigaction(sig, &previous, NULL);   /* not ours: fault again under the program's own disposition */
 }
 
@@ -277,13 +275,14 @@ static size_t lq_resident;                   /* bytes of resident entries */
 
 static lq_entry_t *lq_at(unsigned k) { return &lq[(lq_head + k) % HAK_QUARANTINE_MAX]; }
 
-int hak_large_quarantined(const void *p, size_t *size)
+int hak_large_quarantined(const void *p, void **base, size_t *size)
 {
     uintptr_t x = (uintptr_t)p;
     for (unsigned i = 0; i < HAK_QUARANTINE_MAX; i++) {
         uintptr_t b = atomic_load_explicit(&lq[i].base, memory_order_relaxed);
         size_t n = atomic_load_explicit(&lq[i].size, memory_order_relaxed);
         if (b && x >= b && x - b < n) {
+            *base = (void *)b;
             *size = n;
             return 1;
         }
@@ -475,8 +474,9 @@ int hak_zero_contains(const void *p) { (void)p; return 0; }
 void hak_hard_invalid(const char *what, const void *p)
 {
 #if HAK_FEATURE_QUARANTINE
+    void *base;
     size_t size;
-    if (hak_large_quarantined(p, &size) && ((uintptr_t)p & (HAK_PAGE - 1)) == 0) {
+    if (hak_large_quarantined(p, &base, &size) && base == p) {
         hak_hard_error("%s: double free of the large block %p (%zu bytes)", what, p, size);
         return;
     }

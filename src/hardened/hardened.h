@@ -49,8 +49,8 @@ void  hak_guard_large_release(void *base, size_t size, int guarded);
 void  hak_guard_fork_prepare(void);
 void  hak_guard_fork_parent(void);
 void  hak_guard_fork_child(void);
-/* 1 when p is a freed large block still held inaccessible; *size its size. */
-int   hak_large_quarantined(const void *p, size_t *size);
+/* 1 when p lies in a freed large block the quarantine still holds: *base and *size are the block's. */
+int   hak_large_quarantined(const void *p, void **base, size_t *size);
 void *hak_zero_block(void);
 int   hak_zero_contains(const void *p);
 
