@@ -1,6 +1,6 @@
 /* guard.c — the hardened mode's protection of the memory itself: the per-process secret, guard pages
- * around SuperSlabs and large blocks, freed large blocks kept inaccessible, zero-size blocks that fault,
- * a non-executable heap, and one line naming whichever of them a SIGSEGV hit. */
+ * around SuperSlabs and large blocks, the quarantine of freed large blocks, zero-size blocks that
+ * fault, and one line naming whichever of them a SIGSEGV hit. */
 #define _GNU_SOURCE
 #include "hardened/hardened.h"
 #include "hardened/links.h"
@@ -33,7 +33,8 @@ static struct {
     _Atomic uint64_t guard_pages, large_quarantined, large_reused;
 } st;
 
-static void read_guard_budget(void);
+/* Large blocks with guard pages now (guard_budget says how many may have them). */
+static _Atomic long guarded_live;
 
 /* ---- the secret ---------------------------------------------------------------------------------- */
 
@@ -130,6 +131,26 @@ static void install_fault_handler(void)
 }
 #endif
 
+#if HAK_FEATURE_GUARD_PAGES
+/* Each guarded block costs the kernel two more mappings; past a quarter of vm.max_map_count, new blocks
+ * get no guard pages, so the program keeps the mappings it needs itself (their padding stays read-write
+ * and merges with their neighbours). */
+static long guard_budget = 65530 / 4;
+
+static void read_guard_budget(void)
+{
+    char buf[32] = "";
+    int fd = open("/proc/sys/vm/max_map_count", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    ssize_t got = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    long v = got > 0 ? strtol(buf, NULL, 10) : 0;
+    if (v > 0)
+        guard_budget = v / 4;
+}
+#endif
+
 /* ---- start-up -------------------------------------------------------------------------------------- */
 
 void hak_hardened_init(void)
@@ -137,11 +158,10 @@ void hak_hardened_init(void)
 #if HAK_FEATURE_ENCODED_LINKS
     uint64_t s = hak_cfg.hardened_seed ? (uint64_t)hak_cfg.hardened_seed : fresh_seed();
     hak_link_secret = (uintptr_t)splitmix(&s);
-    hak_hard.tag_key = splitmix(&s);
 #else
     uint64_t s = fresh_seed();
-    hak_hard.tag_key = splitmix(&s);
 #endif
+    hak_hard.tag_key = splitmix(&s);
 #if HAK_FEATURE_OVERFLOW_CHECK
     hak_hard.canary_bytes = (uint32_t)hak_cfg.canary_bytes;
 #endif
@@ -199,25 +219,6 @@ void hak_guard_superslabs(char *m, unsigned n)
 
 #define LG (HAK_FEATURE_GUARD_PAGES ? HAK_PAGE : 0)
 #define LQ_NEWER 2
-
-/* Each guarded block costs the kernel two more mappings; past a quarter of vm.max_map_count, new blocks
- * get no guard pages, so the program keeps the mappings it needs itself (their padding stays read-write
- * and merges with their neighbours). */
-static _Atomic long guarded_live;
-static long guard_budget = 65530 / 4;
-
-static __attribute__((unused)) void read_guard_budget(void)
-{
-    char buf[32] = "";
-    int fd = open("/proc/sys/vm/max_map_count", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return;
-    ssize_t got = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    long v = got > 0 ? strtol(buf, NULL, 10) : 0;
-    if (v > 0)
-        guard_budget = v / 4;
-}
 
 static void *map_guarded(size_t size, size_t align, int *guarded)
 {

@@ -369,7 +369,7 @@ void hak_hard_drain(hak_tls_t *t)
 #if HAK_FEATURE_QUARANTINE
     if (t->state != HAK_TLS_ACTIVE)
         return;
-    for (uint32_t i = 0; i < HAK_QUARANTINE_MAX; i++) {
+    for (uint32_t i = 0; i < hak_hard.quarantine; i++) {
         void *p = t->quarantine[i];
         t->quarantine[i] = NULL;
         if (p)
@@ -468,12 +468,12 @@ ALWAYS_INLINE void release_slab_block(hak_tls_t *t, void *p, unsigned cls, size_
         THREAD_COUNT(t, quarantined, 1);
         if (!(p = out))
             return;
+        cls = hak_block_class(p);
 #if HAK_FEATURE_POISON
         /* the word the link will cover, written to while the block waited */
-        if (HAK_UNLIKELY(hak_load64(p) != HAK_POISON_WORD) && poison_end(hak_class_size[hak_block_class(p)])) {
-            unsigned c = hak_block_class(p);
-            hak_tag_set(p, hak_class_size[c], 0, HAK_BLOCK_LEAKED);
-            report_poison("free()", p, c, 0, 8);
+        if (HAK_UNLIKELY(hak_load64(p) != HAK_POISON_WORD) && poison_end(hak_class_size[cls])) {
+            hak_tag_set(p, hak_class_size[cls], 0, HAK_BLOCK_LEAKED);
+            report_poison("free()", p, cls, 0, 8);
             return;
         }
 #endif
@@ -481,7 +481,7 @@ ALWAYS_INLINE void release_slab_block(hak_tls_t *t, void *p, unsigned cls, size_
 #else
     (void)t;
 #endif
-    if (!hak_bin_push(hak_block_class(p), p))    /* a block of ours: no map lookup again */
+    if (!hak_bin_push(cls, p))    /* a block of ours: no map lookup again */
         hak_free_slow(p);
 }
 

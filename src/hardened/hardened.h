@@ -1,6 +1,7 @@
 /* hardened.h — the hardened mode's block path: malloc and free wrapped in checks (hardened.c), and the
- * protections around the memory itself (guard.c): guard pages, inaccessible freed large blocks and
- * zero-size blocks, a non-executable heap, and the report of a fault in any of them.
+ * protections around the memory itself (guard.c): guard pages, the quarantine of freed large blocks,
+ * zero-size blocks that fault, and the report of a fault in any of them (os.c keeps the heap
+ * non-executable).
  *
  * With HAK_HARDENED (common.h), alloc.h sends malloc and free here; the blocks underneath come from
  * the same bins, slabs and large mappings as in every mode. */
