@@ -119,14 +119,20 @@ static void slab_destroy(hak_heap_t *h, hak_slab_t *s)
 
 static hak_slab_t *slab_create(hak_heap_t *h, unsigned cls)
 {
+    /* Units a destroyed slab left resident first, in any of the heap's SuperSlabs: a program whose
+     * size classes come and go (one size at a time) then reuses the same pages for each class
+     * instead of touching fresh ones while the old ones wait for the decay delay. */
     unsigned owned = 0;
-    for (hak_superslab_t *ss = h->ss_list; ss; ss = ss->next, owned++) {
-        if (ss->units_used == 0xffffffffu)
-            continue;
-        hak_slab_t *s = hak_ss_slab_create(ss, cls);
-        if (s) {
-            hak_counter_add(&h->st.slabs_created, 1);
-            return s;
+    for (int warm_only = 1; warm_only >= 0; warm_only--) {
+        owned = 0;
+        for (hak_superslab_t *ss = h->ss_list; ss; ss = ss->next, owned++) {
+            if (ss->units_used == 0xffffffffu)
+                continue;
+            hak_slab_t *s = hak_ss_slab_create(ss, cls, warm_only);
+            if (s) {
+                hak_counter_add(&h->st.slabs_created, 1);
+                return s;
+            }
         }
     }
     /* One SuperSlab, or for the POOL tier the heap's next arena reservation (several, one mmap). */
@@ -137,7 +143,7 @@ static hak_slab_t *slab_create(hak_heap_t *h, unsigned cls)
     for (unsigned i = n; i-- > 0;)
         ss_push(h, got[i]);
     hak_superslab_t *ss = got[0];
-    hak_slab_t *s = hak_ss_slab_create(ss, cls);
+    hak_slab_t *s = hak_ss_slab_create(ss, cls, 0);
     if (s)
         hak_counter_add(&h->st.slabs_created, 1);
     return s;

@@ -429,11 +429,12 @@ static uint32_t run_mask(unsigned u, unsigned n)
     return ((n >= 32) ? 0xffffffffu : ((1u << n) - 1)) << u;
 }
 
-hak_slab_t *hak_ss_slab_create(hak_superslab_t *ss, unsigned cls)
+hak_slab_t *hak_ss_slab_create(hak_superslab_t *ss, unsigned cls, int warm_only)
 {
     unsigned n = hak_class_units(cls);
     ss_lock(ss);
-    int u = find_run(ss->units_used | ss->units_busy, n);
+    uint32_t taken = ss->units_used | ss->units_busy;
+    int u = find_run(warm_only ? taken | ~ss->units_dirty : taken, n);
     if (u < 0) {
         ss_unlock(ss);
         return NULL;

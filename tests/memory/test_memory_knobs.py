@@ -318,6 +318,18 @@ def test_empty_slab_units_are_released():
 POOL_FILL = ["small:4096:33554432", "drop"]     # 32 MiB of 4 KiB blocks
 
 
+@pytest.mark.parametrize("mode", ["fast", "balanced"])
+def test_one_size_at_a_time_reuses_the_pages_of_the_last(mode):
+    # glibc's bench-malloc-simple pattern: 1000 blocks of one size, then of the next (16 B - 4 KiB).
+    # The largest batch holds 4 MiB; every batch destroys its slabs when freed, and the next size
+    # class reuses their still-resident units before touching fresh ones, so what stays resident
+    # (nothing is released within the 500 ms decay delay) is near that largest batch, not near the
+    # sum of all batches (8 MiB, about 12 MiB above the start when each class kept its own pages).
+    _, res = memdrv(["rss", "batches:4096:1000:20", "rss"], {"HAKMEM_DECAY_MS": "60000"}, mode=mode)
+    before, after = (int(x.split("=")[1]) for x in res.info("rss_kib"))
+    assert after - before <= 9 * 1024, res.describe()
+
+
 def test_pool_arena_grows_by_levels():
     grow, _ = memdrv(POOL_FILL, {"HAKMEM_POOL_TLS_ARENA_MB_INIT": "1", "HAKMEM_POOL_TLS_ARENA_MB_MAX": "8",
                                  "HAKMEM_POOL_TLS_ARENA_GROWTH_LEVELS": "3"})

@@ -9,6 +9,8 @@
  *                        then all freed (fills the BigCache with many keys)
  *   fit:A:B              malloc A, free it, malloc B: prints "info fit same=<0|1>" (was A's block reused?)
  *   calloc:SIZE          malloc SIZE, fill 0xAB, free, calloc SIZE: every byte must read 0
+ *   batches:MAX:N:R      R rounds of: for each size from 16 B to MAX (doubling), malloc N blocks of it,
+ *                        write their first byte, free them in order (one size class at a time)
  *   small:SIZE:BYTES     hold BYTES worth of SIZE-byte blocks (slab tiers), written; freed by "drop"
  *   thread:SIZE:N        loop:SIZE:N in a new thread, which then exits (the main thread joins it)
  *   handback:SIZE:N      N times: malloc SIZE and write every page in this thread, then a second thread
@@ -145,6 +147,31 @@ static void step_fit(size_t a, size_t b)
     void *q = M(malloc)(b);
     hakc_line("info fit same=%d", p == q);
     M(free)(q);
+}
+
+static void step_batches(size_t max, long n, long rounds)
+{
+    unsigned char **v = M(malloc)((size_t)n * sizeof *v);
+    int bad = !v;
+    for (long r = 0; v && r < rounds; r++)
+        for (size_t size = 16; size <= max; size *= 2) {
+            for (long i = 0; i < n; i++) {
+                v[i] = M(malloc)(size);
+                if (!v[i]) {
+                    bad++;
+                    n = i;
+                    break;
+                }
+                v[i][0] = (unsigned char)i;
+            }
+            for (long i = 0; i < n; i++) {
+                if (v[i][0] != (unsigned char)i)
+                    bad++;
+                M(free)(v[i]);
+            }
+        }
+    M(free)(v);
+    CHECK("batches", bad == 0, "%d blocks failed or changed", bad);
 }
 
 static void step_calloc(size_t size)
@@ -353,6 +380,8 @@ int main(int argc, char **argv)
             step_sizes(x, y, (long)z);
         else if (sscanf(a, "fit:%llu:%llu", &x, &y) == 2)
             step_fit(x, y);
+        else if (sscanf(a, "batches:%llu:%llu:%llu", &x, &y, &z) == 3)
+            step_batches(x, (long)y, (long)z);
         else if (sscanf(a, "calloc:%llu", &x) == 1)
             step_calloc(x);
         else if (sscanf(a, "small:%llu:%llu", &x, &y) == 2)
