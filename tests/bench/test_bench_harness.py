@@ -420,3 +420,20 @@ def test_geometric_mean_of_the_ratios():
     assert report.geomean_ratio(results, "y") == pytest.approx(4.0)
     assert report.geomean_ratio(results, "glibc") is None
     assert report.geomean_ratio(results, "z") is None
+
+
+def test_report_shows_peak_rss_of_every_scenario():
+    results = {"meta": {"baseline": "glibc"},
+               "allocators": [{"name": "glibc"}, {"name": "hakmem-fast"}],
+               "scenarios": [{"name": "a"}, {"name": "b"}],
+               "summary": [{"scenario": "a", "allocator": "glibc", "status": "ok", "maxrss_kib": 2048,
+                            "rss_ratio": 1.0},
+                           {"scenario": "a", "allocator": "hakmem-fast", "status": "ok", "maxrss_kib": 3072,
+                            "rss_ratio": 1.5},
+                           {"scenario": "b", "allocator": "glibc", "status": "ok", "maxrss_kib": 10240,
+                            "rss_ratio": 1.0},
+                           {"scenario": "b", "allocator": "hakmem-fast", "status": "crashed"}]}
+    table = report.overview_table(results, "maxrss_kib", "rss_ratio", "scenario (peak RSS, MiB)", report.mib)
+    assert "| `a` | 2.0 | 3.0 (1.50×) |" in table
+    assert "| `b` | 10.0 | **crashed** |" in table
+    assert "| geometric mean of the ratios | – | 1.50× |" in table

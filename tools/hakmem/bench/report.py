@@ -96,8 +96,9 @@ def _allocator_names(results: dict) -> list[str]:
 
 
 def overview_table(results: dict, key: str = "ops_per_sec", ratio_key: str = "ratio",
-                   title: str = "scenario (ops/s)") -> str:
-    """Scenarios down, allocators across: median throughput and ratio vs baseline."""
+                   title: str = "scenario (ops/s)", fmt=si) -> str:
+    """Scenarios down, allocators across: a median (throughput unless `key` names another) and
+    its ratio vs baseline."""
     names = _allocator_names(results)
     by = {(s["scenario"], s["allocator"]): s for s in results["summary"]}
     rows = []
@@ -110,7 +111,7 @@ def overview_table(results: dict, key: str = "ops_per_sec", ratio_key: str = "ra
             elif s["status"] != "ok" or s.get(key) is None:
                 row.append(f"**{s['status']}**" if s["status"] != "ok" else "–")
             else:
-                cell = si(s[key])
+                cell = fmt(s[key])
                 if s.get(ratio_key) is not None and n != results["meta"]["baseline"]:
                     cell += f" ({ratio(s[ratio_key])})"
                 row.append(cell)
@@ -261,6 +262,10 @@ def markdown(results: dict, image_dir: Path | None = None, md_dir: Path | None =
                   "consumer's spinning in `prodcons`):", "",
                   overview_table(results, "cpu_ops_per_sec", "cpu_ratio",
                                  "scenario (ops per CPU-s)"), ""]
+    if any(s.get("maxrss_kib") for s in results["summary"]):
+        parts += ["Peak resident set size of the whole run (median of the runs' maxrss; ratio against "
+                  f"{meta['baseline']}, lower is better):", "",
+                  overview_table(results, "maxrss_kib", "rss_ratio", "scenario (peak RSS, MiB)", mib), ""]
     if image_dir is not None:
         for name, title in (("throughput.png", "throughput"),
                             ("throughput_cpu.png", "throughput per CPU-second"),
