@@ -103,6 +103,11 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in [
                f"{n // 2} producer/consumer pairs, 16–512 B blocks (more threads than cores)",
                threads=n, in_default=n == 32)
       for n in (8, 16, 32)],
+    Scenario("thread_churn", "thread_churn", ("60", "32", "1000", "42"), ("8", "32", "1000", "42"),
+             "block allocated and freed",
+             "rounds of 32 threads started at once, 1000 blocks each (mostly 1 B–1 KiB, some to "
+             "140 KiB), a quarter freed by the next round after their threads exited (memory of "
+             "exited threads)", threads=33, in_default=False),
     Scenario("phase_shift", "phase_shift", ("6", "4000000", "16", "4", "512", "42"),
              ("4", "1000000", "16", "4", "512", "42"), "malloc or free",
              "phases alternate: 4 threads building and freeing bursts of 512 blocks of 48–256 B, "
