@@ -123,9 +123,17 @@ static void on_event(hak_tls_t *t, hak_bin_t *b, unsigned cls, int overflow)
 #endif
 }
 
+/* During a free storm (heap.c) the allocator has shrunk the bins to one block on purpose and restores
+ * their configured caps at the next refill, but only the bins still at one block: a learner that grew
+ * them in between would leave them tiny for good, every operation then a slow path. It stands still. */
+static int in_free_storm(const hak_tls_t *t)
+{
+    return t->storm.active;
+}
+
 void hak_learn_on_refill(hak_tls_t *t, hak_bin_t *b, unsigned cls)
 {
-    if (!learning_on() || cls >= HAK_NCLASS)
+    if (!learning_on() || cls >= HAK_NCLASS || in_free_storm(t))
         return;
     if (b->cap == 0) {
         /* No cache to size (integrity checks, tracing, a class bypassed): every allocation comes
@@ -142,7 +150,7 @@ void hak_learn_on_refill(hak_tls_t *t, hak_bin_t *b, unsigned cls)
 
 void hak_learn_on_overflow(hak_tls_t *t, hak_bin_t *b, unsigned cls)
 {
-    if (!learning_on() || b->cap == 0 || cls >= HAK_NCLASS)
+    if (!learning_on() || b->cap == 0 || cls >= HAK_NCLASS || in_free_storm(t))
         return;
     on_event(t, b, cls, 1);
 }
