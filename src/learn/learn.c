@@ -164,10 +164,9 @@ void hak_learn_on_overflow(hak_tls_t *t, hak_bin_t *b, unsigned cls)
 #define HAK_LEARN_STEERS_BIGCACHE 0
 #endif
 
-void hak_learn_large_event(size_t request, size_t block, int hit, int cold, int strategy)
+void hak_learn_large_event(size_t request, size_t block, int hit, int cold)
 {
-    if (!hak_cfg.mem_learn && !HAK_FEATURE_ELO)
-        return;
+    (void)cold;
 #if HAK_FEATURE_MEM_LEARN
     if (hak_cfg.mem_learn && hak_cfg.wmax_learn) {
         hak_learn_wmax_event(request, block, hit, hak_learn_now_ns() / 1000000);
@@ -177,23 +176,34 @@ void hak_learn_large_event(size_t request, size_t block, int hit, int cold, int 
             hak_bigcache_set_wmax(w / 1000.0);
 #endif
     }
+#else
+    (void)request;
+    (void)block;
+    (void)hit;
 #endif
 #if HAK_FEATURE_ELO
+    hak_elo_large_event();
+#endif
+}
+#endif
+
+#if HAK_FEATURE_ELO && HAK_LEARN_STEERS_BIGCACHE
+void hak_learn_large_preview(size_t request)
+{
+    if (!hak_elo_large_learning() || !hak_elo_large_exploring())
+        return;
+    size_t block[HAK_BC_STRATEGY_COUNT];
+    int cold[HAK_BC_STRATEGY_COUNT];
+    double cost[HAK_ELO_LARGE_COUNT];
+    hak_bigcache_preview(request, block, cold);
     /* A hit costs the waste it carries, plus fresh page faults when its pages had been released; a
      * miss costs a mapping and its unmapping later, and every page faulted in afresh. */
-    double cost = hit ? hak_elo_large_cost(0, cold ? block : 0, block > request ? block - request : 0)
-                      : hak_elo_large_cost(2, request, 0);
-    int next = strategy >= 0 ? hak_elo_large_event((unsigned)strategy, cost) : -1;
-#if HAK_LEARN_STEERS_BIGCACHE
-    if (next >= 0 && next != hak_bigcache_strategy())
-        hak_bigcache_set_strategy(next);
-#else
-    (void)next;
-#endif
-#else
-    (void)cold;
-    (void)strategy;
-#endif
+    for (unsigned s = 0; s < HAK_ELO_LARGE_COUNT; s++)
+        cost[s] = block[s] ? hak_elo_large_cost(0, cold[s] ? block[s] : 0, block[s] > request ? block[s] - request : 0)
+                           : hak_elo_large_cost(2, request, 0);
+    int champion = hak_elo_large_trial(cost);
+    if (champion >= 0 && champion != hak_bigcache_strategy())
+        hak_bigcache_set_strategy(champion);
 }
 #endif
 
