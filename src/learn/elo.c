@@ -5,7 +5,8 @@
  * cost of another strategy, a cheaper play wins, and both ratings move by K * (score - expected).
  *   LEARN   plays the strategies in turn; after `learn_budget` plays (1024: convergence is bounded by
  *           construction), or earlier once every strategy has 32 plays and the leader is 100 points
- *           clear, the best-rated strategy becomes the champion and the phase turns FROZEN.
+ *           clear, the phase turns FROZEN; the best-rated strategy becomes the champion if it is 100
+ *           points above the start-up choice.
  *   FROZEN  plays the champion only; every `canary_every` plays a CANARY starts.
  *   CANARY  alternates the champion with one challenger (each canary the next one in turn) for
  *           `canary_len` plays; a challenger whose mean cost is 5% below the champion's takes over.
@@ -135,7 +136,11 @@ static int opponent(const hak_elo_t *e, unsigned s)
 
 static void freeze(hak_elo_t *e)
 {
-    e->champion = hak_elo_best(e);
+    /* The start-up choice stays unless the evidence is clear: a budget spent on near-ties (the
+     * strategies served the same blocks) is no reason to change what the program gets. */
+    unsigned best = hak_elo_best(e);
+    if (e->rating[best] - e->rating[e->champion] >= HAK_ELO_LEAD)
+        e->champion = best;
     e->phase = HAK_ELO_FROZEN;
     e->phase_plays = 0;
     e->freezes++;
@@ -155,7 +160,7 @@ static int converged(const hak_elo_t *e)
         if (i != best && e->rating[i] > second)
             second = e->rating[i];
     }
-    return e->rating[best] - second >= 100.0;
+    return e->rating[best] - second >= HAK_ELO_LEAD;
 }
 
 static void canary_when_due(hak_elo_t *e)

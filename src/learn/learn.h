@@ -121,6 +121,7 @@ int hak_learn_wmax_adopts(double inc, double cand, double adopt);
 #define HAK_ELO_K         32.0
 #define HAK_ELO_TIE       0.02      /* costs within 2% of each other: a draw */
 #define HAK_ELO_CANARY_WIN 0.05     /* a challenger must be 5% cheaper in a canary to take over */
+#define HAK_ELO_LEAD       100.0    /* rating lead that ends LEARN early and replaces the start-up choice */
 #define HAK_ELO_SETTLE_LOSSES 1     /* canaries in a row each challenger loses before re-testing stops */
 enum { HAK_ELO_LEARN = 0, HAK_ELO_FROZEN = 1, HAK_ELO_CANARY = 2 };   /* index order of HAKMEM_ELO_PHASE */
 typedef struct hak_elo {

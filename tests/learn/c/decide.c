@@ -353,6 +353,15 @@ static void t_elo(void)
     CHECK("settled-never-re-tests", t.phase == HAK_ELO_FROZEN && t.canaries == 2, "phase %s canaries %llu",
           hak_elo_phase_name(t.phase), (unsigned long long)t.canaries);
 
+    /* Near-ties (the strategies served the same blocks) spend the budget without changing the choice */
+    hak_elo_t n;
+    hak_elo_init(&n, 3, names, HAK_ELO_LEARN, 0);
+    double tie[3] = { 100, 100, 101 };
+    for (requests = 0; n.phase == HAK_ELO_LEARN && requests < 5000; requests++)
+        hak_elo_trial(&n, tie);
+    CHECK("ties-keep-start-up-choice", n.phase == HAK_ELO_FROZEN && n.champion == 0, "phase %s champion %u",
+          hak_elo_phase_name(n.phase), n.champion);
+
     /* A challenger that wins its canary resets the count: the selector keeps re-testing */
     hak_elo_t w;
     hak_elo_init(&w, 3, names, HAK_ELO_FROZEN, 0);
