@@ -7,6 +7,7 @@
 #include "heap.h"
 #include "hardened/links.h"
 #include "size_class.h"
+#include "tuning.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -123,6 +124,78 @@ static void on_event(hak_tls_t *t, hak_bin_t *b, unsigned cls, int overflow)
 #endif
 }
 
+/* Standing still. A thread whose slow paths mostly move other threads' blocks — a producer refilling
+ * from what its consumers freed back, a consumer flushing what it was handed — is one no learner here
+ * can help: a bigger bin or refill batch only holds blocks away from their owners, who carve more (RSS
+ * up), and memory learning would judge the process by traffic it does not shape. Every
+ * STILL_LOOK_EVENTS slow-path events the thread compares the blocks that crossed threads with all the
+ * blocks its slow paths moved; while more than half crossed, it stands still: the caps and refill
+ * batches the learners gave it go back to the configured ones, and until its next look its hooks cost
+ * a counter increment. */
+#define STILL_LOOK_EVENTS 256
+
+static _Atomic uint64_t g_still_threads, g_still_looks, g_looks;
+
+static int cross_thread_dominated(hak_tls_t *t)
+{
+    hak_learn_still_thread_t *S = &t->learn.still;
+    const hak_heap_stats_t *st = &t->heap->st;
+    uint64_t moved = hak_counter_get(&st->refill_blocks) + hak_counter_get(&st->flush_blocks);
+    uint64_t remote = hak_counter_get(&st->remote_frees) + hak_counter_get(&st->remote_drained);
+    uint64_t d_moved = moved - S->moved, d_remote = remote - S->remote;
+    S->moved = moved;
+    S->remote = remote;
+    return d_remote * 2 > d_moved;
+}
+
+/* Back to the configuration: what the learners changed in this thread's cache goes. */
+static void undo_learned(hak_tls_t *t)
+{
+    for (unsigned c = 0; c < HAK_NCLASS; c++) {
+        hak_bin_t *b = &t->bins[c];
+        if (b->cap && b->cap != hak_tune.cap[c])
+            hak_learn_bin_set_cap(t, b, hak_tune.cap[c]);
+        t->heap->refill[c] = hak_tune.refill[c];
+#if HAK_FEATURE_ALLOC_LEARN
+        t->learn.alloc.c[c].used = 0;     /* a fresh window if the thread learns again */
+#endif
+    }
+}
+
+static int standing_still(hak_tls_t *t)
+{
+    hak_learn_still_thread_t *S = &t->learn.still;
+    if (++S->events < STILL_LOOK_EVENTS)
+        return S->still;
+    S->events = 0;
+    int was = S->still;
+    S->still = (uint8_t)cross_thread_dominated(t);
+    atomic_fetch_add_explicit(&g_looks, 1, memory_order_relaxed);
+    if (!S->still)
+        return 0;
+    atomic_fetch_add_explicit(&g_still_looks, 1, memory_order_relaxed);
+    if (!was) {
+        undo_learned(t);
+        if (!S->counted) {
+            S->counted = 1;
+            atomic_fetch_add_explicit(&g_still_threads, 1, memory_order_relaxed);
+        }
+    }
+    return 1;
+}
+
+size_t hak_learn_still_report(char *buf, size_t cap, size_t len, int json)
+{
+    unsigned long long threads = atomic_load_explicit(&g_still_threads, memory_order_relaxed);
+    unsigned long long still = atomic_load_explicit(&g_still_looks, memory_order_relaxed);
+    unsigned long long looks = atomic_load_explicit(&g_looks, memory_order_relaxed);
+    if (json)
+        return hak_learn_fmt(buf, cap, len, "\"standstill\":{\"threads\":%llu,\"looks\":%llu,\"cross_thread_looks\":%llu}",
+                             threads, looks, still);
+    return hak_learn_fmt(buf, cap, len, "  standing still: %llu threads (cross-thread traffic at %llu of %llu looks)\n",
+                         threads, still, looks);
+}
+
 /* During a free storm (heap.c) the allocator has shrunk the bins to one block on purpose and restores
  * their configured caps at the next refill, but only the bins still at one block: a learner that grew
  * them in between would leave them tiny for good, every operation then a slow path. It stands still. */
@@ -133,7 +206,7 @@ static int in_free_storm(const hak_tls_t *t)
 
 void hak_learn_on_refill(hak_tls_t *t, hak_bin_t *b, unsigned cls)
 {
-    if (!learning_on() || cls >= HAK_NCLASS || in_free_storm(t))
+    if (!learning_on() || cls >= HAK_NCLASS || in_free_storm(t) || standing_still(t))
         return;
     if (b->cap == 0) {
         /* No cache to size (integrity checks, tracing, a class bypassed): every allocation comes
@@ -150,7 +223,7 @@ void hak_learn_on_refill(hak_tls_t *t, hak_bin_t *b, unsigned cls)
 
 void hak_learn_on_overflow(hak_tls_t *t, hak_bin_t *b, unsigned cls)
 {
-    if (!learning_on() || b->cap == 0 || cls >= HAK_NCLASS || in_free_storm(t))
+    if (!learning_on() || b->cap == 0 || cls >= HAK_NCLASS || in_free_storm(t) || standing_still(t))
         return;
     on_event(t, b, cls, 1);
 }
@@ -210,6 +283,9 @@ void hak_learn_large_preview(size_t request)
 #if HAK_HAS_LEARNING
 /* The sections of the learners built into this mode, in report order (never empty: see HAK_HAS_LEARNING). */
 static size_t (*const learn_reports[])(char *buf, size_t cap, size_t len, int json) = {
+#if HAK_HAS_LEARN_HOOKS
+    hak_learn_still_report,
+#endif
 #if HAK_FEATURE_ALLOC_LEARN
     hak_learn_alloc_report,
 #endif

@@ -224,6 +224,9 @@ uint64_t hak_learn_now_ns(void);
 typedef struct hak_learn_fx { char s[32]; } hak_learn_fx_t;
 hak_learn_fx_t hak_learn_fx(double v, int dec);
 size_t hak_learn_fmt(char *buf, size_t cap, size_t len, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+#if HAK_HAS_LEARN_HOOKS
+size_t hak_learn_still_report(char *buf, size_t cap, size_t len, int json);
+#endif
 #if HAK_FEATURE_ALLOC_LEARN
 void hak_learn_alloc_event(struct hak_tls *t, struct hak_bin *b, unsigned cls, int overflow, uint64_t now);
 void hak_learn_alloc_sweep(struct hak_tls *t, uint64_t now);

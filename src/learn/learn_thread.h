@@ -47,8 +47,17 @@ typedef struct hak_learn_mem_thread {
     uint32_t trim_seen;
 } hak_learn_mem_thread_t;
 
+/* Standing still (learn.c): the thread's traffic at its last look, and whether it was cross-thread. */
+typedef struct hak_learn_still_thread {
+    uint32_t events;          /* slow-path events since the last look */
+    uint8_t still;            /* 1: mostly other threads' blocks; the hooks return at once */
+    uint8_t counted;          /* this thread is in the report's count of threads that stood still */
+    uint64_t moved, remote;   /* the heap's blocks refilled + flushed, remote frees + drained, at the look */
+} hak_learn_still_thread_t;
+
 typedef struct hak_learn_thread {
     struct { uint64_t now; uint32_t n; } clock;   /* learn.c: a clock read every 8th event */
+    hak_learn_still_thread_t still;
     hak_learn_alloc_thread_t alloc;
     hak_learn_cap_thread_t cap;
     hak_learn_mem_thread_t mem;
