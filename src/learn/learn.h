@@ -67,6 +67,7 @@ int hak_learn_cap_decide(const hak_learn_cap_params_t *p, uint64_t hits, uint64_
 /* ---- memory learning (mem_learn.c) ------------------------------------------------------------- */
 #define HAK_LEARN_MEM_CONFIRM    2            /* windows in a row that must agree before acting */
 #define HAK_LEARN_MEM_TRIM_SLACK (4u << 20)   /* mapped-but-unused bytes below which trimming is pointless */
+#define HAK_LEARN_MEM_TRIM_AFTER_MS 1000      /* utilisation low this long before a trim (the running learner) */
 enum { HAK_LEARN_THP_UNDECIDED = 0, HAK_LEARN_THP_ON = 1, HAK_LEARN_THP_OFF = 2 };
 typedef struct hak_learn_mem {
     double threshold;        /* HAKMEM_MEM_LEARN_THRESHOLD: utilisation at which huge pages pay */
