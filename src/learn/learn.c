@@ -86,6 +86,7 @@ void hak_learn_bin_set_cap(hak_tls_t *t, hak_bin_t *b, uint32_t new_cap)
     }
     b->cap = new_cap;
     b->room = new_cap - count;            /* room += new_cap - old_cap, less what went home */
+    t->learn.changes++;
 }
 
 static int learning_on(void)
@@ -93,10 +94,10 @@ static int learning_on(void)
     return hak_cfg.alloc_learn || hak_cfg.mem_learn;
 }
 
-/* The clock, read on every 8th event of a thread: the learners' windows are 100 ms and more, and a
- * thread that goes 8 events without reading it is busy enough for the reading to be fresh. */
-
-static void on_event(hak_tls_t *t, hak_bin_t *b, unsigned cls, int overflow)
+/* The clock, read on every 8th event the learners see: their windows are 100 ms and more, and a
+ * thread that goes 8 events without reading it is busy enough for the reading to be fresh.
+ * `weight`: how many slow-path events this one stands for (a quiet thread's learners see a sample). */
+static void on_event(hak_tls_t *t, hak_bin_t *b, unsigned cls, int overflow, unsigned weight)
 {
     if ((t->learn.clock.n++ & 7) == 0)
         t->learn.clock.now = hak_learn_now_ns();
@@ -104,14 +105,14 @@ static void on_event(hak_tls_t *t, hak_bin_t *b, unsigned cls, int overflow)
 #if HAK_FEATURE_MEM_LEARN
     {
         uint32_t r = t->heap->refill[cls];
-        hak_learn_mem_event(t, overflow ? b->cap / 2 + 1 : r, now);
+        hak_learn_mem_event(t, (overflow ? b->cap / 2 + 1 : r) * weight, now);
     }
 #endif
     if (!hak_cfg.alloc_learn)
         return;
 #if HAK_FEATURE_CAP_LEARN
     if (hak_learn_cap_owns(cls)) {
-        hak_learn_cap_event(t, b, cls, overflow, now);
+        hak_learn_cap_event(t, b, cls, overflow, weight, now);
 #if HAK_FEATURE_ALLOC_LEARN
         hak_learn_alloc_sweep(t, now);
 #endif
@@ -119,32 +120,37 @@ static void on_event(hak_tls_t *t, hak_bin_t *b, unsigned cls, int overflow)
     }
 #endif
 #if HAK_FEATURE_ALLOC_LEARN
-    hak_learn_alloc_event(t, b, cls, overflow, now);
+    hak_learn_alloc_event(t, b, cls, overflow, weight, now);
     hak_learn_alloc_sweep(t, now);
 #endif
 }
 
-/* Standing still. A thread whose slow paths mostly move other threads' blocks — a producer refilling
+/* The pace of learning. Every LOOK_EVENTS slow-path events a thread looks at its own traffic.
+ *
+ * Standing still: a thread whose slow paths mostly move other threads' blocks — a producer refilling
  * from what its consumers freed back, a consumer flushing what it was handed — is one no learner here
  * can help: a bigger bin or refill batch only holds blocks away from their owners, who carve more (RSS
- * up), and memory learning would judge the process by traffic it does not shape. Every
- * STILL_LOOK_EVENTS slow-path events the thread compares the blocks that crossed threads with all the
- * blocks its slow paths moved; while more than half crossed, it stands still: the caps and refill
- * batches the learners gave it go back to the configured ones, and until its next look its hooks cost
- * a counter increment. */
-#define STILL_LOOK_EVENTS 256
+ * up), and memory learning would judge the process by traffic it does not shape. While more than half
+ * of the blocks its slow paths moved crossed threads, it stands still: the caps and refill batches the
+ * learners gave it go back to the configured ones and its hooks cost a counter increment.
+ *
+ * Going quiet: a thread whose learners changed nothing in its cache since the last look has found its
+ * settings; its learners then see one event in 2, 4, then 8 (each standing for as many), so a settled
+ * program pays an eighth of the learning; the first change brings every event back. */
+#define LOOK_EVENTS 256
+#define QUIET_MAX   3
 
-static _Atomic uint64_t g_still_threads, g_still_looks, g_looks;
+static _Atomic uint64_t g_still_threads, g_still_looks, g_quiet_looks, g_looks;
 
 static int cross_thread_dominated(hak_tls_t *t)
 {
-    hak_learn_still_thread_t *S = &t->learn.still;
+    hak_learn_pace_thread_t *P = &t->learn.pace;
     const hak_heap_stats_t *st = &t->heap->st;
     uint64_t moved = hak_counter_get(&st->refill_blocks) + hak_counter_get(&st->flush_blocks);
     uint64_t remote = hak_counter_get(&st->remote_frees) + hak_counter_get(&st->remote_drained);
-    uint64_t d_moved = moved - S->moved, d_remote = remote - S->remote;
-    S->moved = moved;
-    S->remote = remote;
+    uint64_t d_moved = moved - P->moved, d_remote = remote - P->remote;
+    P->moved = moved;
+    P->remote = remote;
     return d_remote * 2 > d_moved;
 }
 
@@ -162,38 +168,54 @@ static void undo_learned(hak_tls_t *t)
     }
 }
 
-static int standing_still(hak_tls_t *t)
+static void look(hak_tls_t *t)
 {
-    hak_learn_still_thread_t *S = &t->learn.still;
-    if (++S->events < STILL_LOOK_EVENTS)
-        return S->still;
-    S->events = 0;
-    int was = S->still;
-    S->still = (uint8_t)cross_thread_dominated(t);
+    hak_learn_pace_thread_t *P = &t->learn.pace;
+    P->events = 0;
+    int was = P->still;
+    P->still = (uint8_t)cross_thread_dominated(t);
     atomic_fetch_add_explicit(&g_looks, 1, memory_order_relaxed);
-    if (!S->still)
-        return 0;
-    atomic_fetch_add_explicit(&g_still_looks, 1, memory_order_relaxed);
-    if (!was) {
-        undo_learned(t);
-        if (!S->counted) {
-            S->counted = 1;
+    if (P->still) {
+        atomic_fetch_add_explicit(&g_still_looks, 1, memory_order_relaxed);
+        if (!was)
+            undo_learned(t);
+        if (!P->counted) {
+            P->counted = 1;
             atomic_fetch_add_explicit(&g_still_threads, 1, memory_order_relaxed);
         }
+    } else if (t->learn.changes == P->changes_seen) {
+        if (P->quiet < QUIET_MAX)
+            P->quiet++;
+        atomic_fetch_add_explicit(&g_quiet_looks, 1, memory_order_relaxed);
+    } else {
+        P->quiet = 0;
     }
-    return 1;
+    P->changes_seen = t->learn.changes;
+}
+
+/* How many slow-path events this one stands for: 0 to skip it (standing still, or quiet). */
+static unsigned pace(hak_tls_t *t)
+{
+    hak_learn_pace_thread_t *P = &t->learn.pace;
+    if (++P->events >= LOOK_EVENTS)
+        look(t);
+    if (P->still)
+        return 0;
+    unsigned every = 1u << P->quiet;
+    return P->events & (every - 1) ? 0 : every;
 }
 
 size_t hak_learn_still_report(char *buf, size_t cap, size_t len, int json)
 {
     unsigned long long threads = atomic_load_explicit(&g_still_threads, memory_order_relaxed);
     unsigned long long still = atomic_load_explicit(&g_still_looks, memory_order_relaxed);
+    unsigned long long quiet = atomic_load_explicit(&g_quiet_looks, memory_order_relaxed);
     unsigned long long looks = atomic_load_explicit(&g_looks, memory_order_relaxed);
     if (json)
-        return hak_learn_fmt(buf, cap, len, "\"standstill\":{\"threads\":%llu,\"looks\":%llu,\"cross_thread_looks\":%llu}",
-                             threads, looks, still);
-    return hak_learn_fmt(buf, cap, len, "  standing still: %llu threads (cross-thread traffic at %llu of %llu looks)\n",
-                         threads, still, looks);
+        return hak_learn_fmt(buf, cap, len, "\"standstill\":{\"threads\":%llu,\"looks\":%llu,"
+                             "\"cross_thread_looks\":%llu,\"quiet_looks\":%llu}", threads, looks, still, quiet);
+    return hak_learn_fmt(buf, cap, len, "  standing still: %llu threads (cross-thread traffic at %llu of %llu looks, "
+                         "quiet at %llu)\n", threads, still, looks, quiet);
 }
 
 /* During a free storm (heap.c) the allocator has shrunk the bins to one block on purpose and restores
@@ -206,7 +228,10 @@ static int in_free_storm(const hak_tls_t *t)
 
 void hak_learn_on_refill(hak_tls_t *t, hak_bin_t *b, unsigned cls)
 {
-    if (!learning_on() || cls >= HAK_NCLASS || in_free_storm(t) || standing_still(t))
+    if (!learning_on() || cls >= HAK_NCLASS || in_free_storm(t))
+        return;
+    unsigned weight = pace(t);
+    if (!weight)
         return;
     if (b->cap == 0) {
         /* No cache to size (integrity checks, tracing, a class bypassed): every allocation comes
@@ -214,18 +239,20 @@ void hak_learn_on_refill(hak_tls_t *t, hak_bin_t *b, unsigned cls)
 #if HAK_FEATURE_MEM_LEARN
         if ((t->learn.clock.n++ & 7) == 0)
             t->learn.clock.now = hak_learn_now_ns();
-        hak_learn_mem_event(t, 1, t->learn.clock.now);
+        hak_learn_mem_event(t, weight, t->learn.clock.now);
 #endif
         return;
     }
-    on_event(t, b, cls, 0);
+    on_event(t, b, cls, 0, weight);
 }
 
 void hak_learn_on_overflow(hak_tls_t *t, hak_bin_t *b, unsigned cls)
 {
-    if (!learning_on() || b->cap == 0 || cls >= HAK_NCLASS || in_free_storm(t) || standing_still(t))
+    if (!learning_on() || b->cap == 0 || cls >= HAK_NCLASS || in_free_storm(t))
         return;
-    on_event(t, b, cls, 1);
+    unsigned weight = pace(t);
+    if (weight)
+        on_event(t, b, cls, 1, weight);
 }
 #endif
 

@@ -229,13 +229,16 @@ size_t hak_learn_fmt(char *buf, size_t cap, size_t len, const char *fmt, ...) __
 size_t hak_learn_still_report(char *buf, size_t cap, size_t len, int json);
 #endif
 #if HAK_FEATURE_ALLOC_LEARN
-void hak_learn_alloc_event(struct hak_tls *t, struct hak_bin *b, unsigned cls, int overflow, uint64_t now);
+/* weight: the slow-path events this one stands for (learn.c samples a quiet thread's events). */
+void hak_learn_alloc_event(struct hak_tls *t, struct hak_bin *b, unsigned cls, int overflow, unsigned weight,
+                           uint64_t now);
 void hak_learn_alloc_sweep(struct hak_tls *t, uint64_t now);
 size_t hak_learn_alloc_report(char *buf, size_t cap, size_t len, int json);
 #endif
 #if HAK_FEATURE_CAP_LEARN
 int hak_learn_cap_owns(unsigned cls);   /* the CAP learner sizes this class's bins */
-void hak_learn_cap_event(struct hak_tls *t, struct hak_bin *b, unsigned cls, int overflow, uint64_t now);
+void hak_learn_cap_event(struct hak_tls *t, struct hak_bin *b, unsigned cls, int overflow, unsigned weight,
+                         uint64_t now);
 size_t hak_learn_cap_report(char *buf, size_t cap, size_t len, int json);
 #endif
 #if HAK_FEATURE_MEM_LEARN
