@@ -129,7 +129,7 @@ static char *obtain(size_t n, size_t align, size_t *map_out, int *zeroed, int *g
             p = hak_bigcache_get(n ? n : 1, &got, zeroed);
         }
 #if HAK_FEATURE_MEM_LEARN || HAK_FEATURE_ELO
-        hak_learn_large_event(n, p ? got : 0, p != NULL, p && *zeroed);   /* W_MAX trials, ELO plays */
+        hak_learn_large_event(n, p ? got : 0, p != NULL);   /* W_MAX trials, ELO plays */
 #endif
         if (p) {
             *map_out = got;

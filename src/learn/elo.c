@@ -340,7 +340,7 @@ int hak_elo_large_trial(const double *cost)
     ready_locked();
     int before = E.phase;
     unsigned champion = E.champion;
-    if (!(E.phase == HAK_ELO_FROZEN && !E.canary_every))
+    if (E.phase != HAK_ELO_FROZEN)            /* FROZEN plays are counted by hak_elo_large_event */
         hak_elo_trial(&E, cost);
     int next = after_play_locked(before, champion);
     pthread_mutex_unlock(&elo_lock);
@@ -357,7 +357,8 @@ void hak_elo_large_event(void)
         return;                           /* fixed, or the trials are counting plays themselves */
     if ((atomic_fetch_add_explicit(&g_frozen_plays, 1, memory_order_relaxed) + 1) % FROZEN_BATCH)
         return;
-    pthread_mutex_lock(&elo_lock);        /* once per FROZEN_BATCH requests: this batch must count */
+    if (pthread_mutex_trylock(&elo_lock) != 0)
+        return;                           /* contended: the next canary starts a batch later */
     ready_locked();
     int before = E.phase;
     hak_elo_frozen_plays(&E, FROZEN_BATCH);

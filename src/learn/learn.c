@@ -205,7 +205,7 @@ static unsigned pace(hak_tls_t *t)
     return P->events & (every - 1) ? 0 : every;
 }
 
-size_t hak_learn_still_report(char *buf, size_t cap, size_t len, int json)
+size_t hak_learn_pace_report(char *buf, size_t cap, size_t len, int json)
 {
     unsigned long long threads = atomic_load_explicit(&g_still_threads, memory_order_relaxed);
     unsigned long long still = atomic_load_explicit(&g_still_looks, memory_order_relaxed);
@@ -264,9 +264,8 @@ void hak_learn_on_overflow(hak_tls_t *t, hak_bin_t *b, unsigned cls)
 #define HAK_LEARN_STEERS_BIGCACHE 0
 #endif
 
-void hak_learn_large_event(size_t request, size_t block, int hit, int cold)
+void hak_learn_large_event(size_t request, size_t block, int hit)
 {
-    (void)cold;
 #if HAK_FEATURE_MEM_LEARN
     if (hak_cfg.mem_learn && hak_cfg.wmax_learn) {
         hak_learn_wmax_event(request, block, hit, hak_learn_now_ns() / 1000000);
@@ -311,7 +310,7 @@ void hak_learn_large_preview(size_t request)
 /* The sections of the learners built into this mode, in report order (never empty: see HAK_HAS_LEARNING). */
 static size_t (*const learn_reports[])(char *buf, size_t cap, size_t len, int json) = {
 #if HAK_HAS_LEARN_HOOKS
-    hak_learn_still_report,
+    hak_learn_pace_report,
 #endif
 #if HAK_FEATURE_ALLOC_LEARN
     hak_learn_alloc_report,

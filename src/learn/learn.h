@@ -179,9 +179,9 @@ void hak_learn_on_overflow(struct hak_tls *t, struct hak_bin *b, unsigned cls);
 
 #if HAK_FEATURE_MEM_LEARN || HAK_FEATURE_ELO
 /* The large-block path, after each lookup (thread stash, then BigCache) for `request` bytes: hit (a
- * cached block of `block` bytes served it; `cold` when its pages had been released and will fault
- * again) or miss (a fresh mapping). Feeds the W_MAX trials and counts the ELO champion's plays. */
-void hak_learn_large_event(size_t request, size_t block, int hit, int cold);
+ * cached block of `block` bytes served it) or miss (a fresh mapping). Feeds the W_MAX trials and
+ * counts the ELO champion's plays. */
+void hak_learn_large_event(size_t request, size_t block, int hit);
 #endif
 #if HAK_FEATURE_ELO
 /* The large-block path, before a BigCache lookup for `request` bytes: while the ELO selector explores,
@@ -226,7 +226,7 @@ typedef struct hak_learn_fx { char s[32]; } hak_learn_fx_t;
 hak_learn_fx_t hak_learn_fx(double v, int dec);
 size_t hak_learn_fmt(char *buf, size_t cap, size_t len, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 #if HAK_HAS_LEARN_HOOKS
-size_t hak_learn_still_report(char *buf, size_t cap, size_t len, int json);
+size_t hak_learn_pace_report(char *buf, size_t cap, size_t len, int json);
 #endif
 #if HAK_FEATURE_ALLOC_LEARN
 /* weight: the slow-path events this one stands for (learn.c samples a quiet thread's events). */
