@@ -12,10 +12,14 @@
  *           `canary_len` plays; a challenger whose mean cost is 5% below the champion's takes over.
  *           Then FROZEN again. A canary that keeps the champion doubles the wait before the next one;
  *           once every challenger has lost HAK_ELO_SETTLE_LOSSES canaries in a row the selector settles:
- *           FROZEN for good, no more canaries. Each trial of a worse strategy costs real memory (a
- *           strategy that misses maps blocks the cache then keeps), so trials that show no gain stop.
+ *           FROZEN for good, no more canaries: trials that show no gain stop costing anything.
+ * The large-block selector (below) never plays a strategy on the program's requests: a strategy that
+ * misses maps blocks the cache then keeps for good. It plays on previews instead (hak_elo_trial: every
+ * strategy the phase calls for, costed on what BigCache would serve the same request with), and the
+ * request is served by the champion.
  * HAKMEM_ELO_PHASE sets the phase at start-up: learn; frozen (the default strategy, fixed: no
- * canaries, as balanced ships); canary (the default strategy, re-tested by periodic canaries).
+ * canaries, as balanced ships); canary (the default strategy, re-tested by canaries until they show
+ * no gain).
  * Ratings decay toward 1500 every 256 plays by 0.98, or by HAKMEM_LEARN_DECAY when
  * HAKMEM_LEARN_ADVANCED=1, so old evidence fades when the workload changes.
  *
