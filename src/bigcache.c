@@ -386,6 +386,39 @@ void *hak_bigcache_get(size_t n, size_t *size, int *zeroed)
     return p;
 }
 
+static void preview_one(const bc_class_t *c, size_t *size, int *released)
+{
+    *size = c ? c->head->size : 0;
+    *released = c && c->head->state == RELEASED_ZERO;
+}
+
+void hak_bigcache_preview(size_t n, size_t size[HAK_BC_STRATEGY_COUNT], int released[HAK_BC_STRATEGY_COUNT])
+{
+    const bc_class_t *first = NULL, *own = NULL, *last = NULL;
+    int any = atomic_load_explicit(&cached_blocks, memory_order_relaxed) != 0;   /* else: all miss, no lock */
+    if (any) {
+        size_t key = hak_bigcache_round(n);
+        size_t limit = serve_limit(n, key, HAK_BC_BEST_FIT);
+        pthread_mutex_lock(&lock);
+        int probes = 0;
+        for (size_t k = key; k <= limit && probes < BC_MAX_PROBES; k = next_key(k), probes++) {
+            const bc_class_t *c = find_key(k);
+            if (!c || !c->head)
+                continue;
+            if (!first)
+                first = c;
+            if (k == key)
+                own = c;
+            last = c;
+        }
+    }
+    preview_one(first, &size[HAK_BC_BEST_FIT], &released[HAK_BC_BEST_FIT]);
+    preview_one(own, &size[HAK_BC_EXACT], &released[HAK_BC_EXACT]);
+    preview_one(last, &size[HAK_BC_LARGEST_FIT], &released[HAK_BC_LARGEST_FIT]);
+    if (any)
+        pthread_mutex_unlock(&lock);
+}
+
 enum { MAX_VICTIMS = 32 };
 
 /* The block to give up first: the oldest released one, else the oldest warm one. */

@@ -121,14 +121,15 @@ static char *obtain(size_t n, size_t align, size_t *map_out, int *zeroed, int *g
 #if HAK_FEATURE_BIGCACHE
     if (align <= HAK_PAGE) {
         size_t got;
-#if HAK_FEATURE_MEM_LEARN || HAK_FEATURE_ELO
-        int strategy = hak_bigcache_strategy();
-#endif
         void *p = hak_stash_take(n ? n : 1, &got);      /* this thread's last freed block: no lock */
-        if (!p)
+        if (!p) {
+#if HAK_FEATURE_ELO
+            hak_learn_large_preview(n ? n : 1);          /* ELO trials, on what each strategy would serve */
+#endif
             p = hak_bigcache_get(n ? n : 1, &got, zeroed);
+        }
 #if HAK_FEATURE_MEM_LEARN || HAK_FEATURE_ELO
-        hak_learn_large_event(n, p ? got : 0, p != NULL, p && *zeroed, strategy);   /* W_MAX trials, ELO */
+        hak_learn_large_event(n, p ? got : 0, p != NULL);   /* W_MAX trials, ELO plays */
 #endif
         if (p) {
             *map_out = got;

@@ -94,11 +94,13 @@ int hak_thp_superslab(void *p, size_t size, unsigned heap_ss)
         return 0;
     }
 #if HAK_FEATURE_MEM_LEARN
-    if (policy == HAK_THP_AUTO && hak_learn_thp_advice() != HAK_LEARN_THP_UNDECIDED) {
-        int huge = hak_learn_thp_advice() == HAK_LEARN_THP_ON;    /* memory learning decides "auto" */
-        if (huge || sys_mode == SYS_ALWAYS)
-            advise(p, size, huge);
-        return huge;
+    /* Memory learning may only withdraw huge pages under "auto" (sparse use: they would hold memory
+     * for nothing). Dense use leaves the rule below in force: learning never makes RSS bigger than
+     * the same mode without it. */
+    if (policy == HAK_THP_AUTO && hak_learn_thp_advice() == HAK_LEARN_THP_OFF) {
+        if (sys_mode == SYS_ALWAYS)
+            advise(p, size, 0);
+        return 0;
     }
 #endif
     if (policy == HAK_THP_ON || heap_ss >= HAK_THP_HOT_SS) {

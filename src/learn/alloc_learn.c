@@ -143,14 +143,18 @@ static void evaluate(hak_tls_t *t, hak_bin_t *b, unsigned cls, cls_state_t *s, u
         uint32_t target = s->overflows ? s->base_refill : b->cap / 2;
         if (target < s->base_refill)
             target = s->base_refill;
-        t->heap->refill[cls] = hak_learn_refill_next(t->heap->refill[cls], target, hak_cfg.alloc_learn_rate, b->cap);
+        uint32_t refill = hak_learn_refill_next(t->heap->refill[cls], target, hak_cfg.alloc_learn_rate, b->cap);
+        if (refill != t->heap->refill[cls]) {
+            t->heap->refill[cls] = refill;
+            t->learn.changes++;
+        }
     }
     s->window_start = now;
     s->hwm = hak_bin_count(b);
     s->events = s->overflows = s->refills = 0;
 }
 
-void hak_learn_alloc_event(hak_tls_t *t, hak_bin_t *b, unsigned cls, int overflow, uint64_t now)
+void hak_learn_alloc_event(hak_tls_t *t, hak_bin_t *b, unsigned cls, int overflow, unsigned weight, uint64_t now)
 {
     hak_learn_alloc_thread_t *A = &t->learn.alloc;
     if (!hak_cfg.adaptive_sizing)
@@ -177,7 +181,7 @@ void hak_learn_alloc_event(hak_tls_t *t, hak_bin_t *b, unsigned cls, int overflo
         s->hwm = seen;
     s->events++;
     s->last_event = now;
-    A->blocks += overflow ? b->cap / 2 + 1 : seen + 1;
+    A->blocks += (overflow ? b->cap / 2 + 1 : seen + 1) * weight;
     if (s->events >= HAK_LEARN_EVAL_EVENTS || now - s->window_start >= HAK_LEARN_EVAL_NS)
         evaluate(t, b, cls, s, now, s->events < HAK_LEARN_EVAL_EVENTS, 0);
 }

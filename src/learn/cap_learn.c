@@ -188,7 +188,7 @@ static void adopt(hak_tls_t *t)
     }
 }
 
-void hak_learn_cap_event(hak_tls_t *t, hak_bin_t *b, unsigned cls, int overflow, uint64_t now)
+void hak_learn_cap_event(hak_tls_t *t, hak_bin_t *b, unsigned cls, int overflow, unsigned weight, uint64_t now)
 {
     hak_learn_cap_thread_t *C = &t->learn.cap;
     unsigned i = cls - mid_first;
@@ -203,16 +203,16 @@ void hak_learn_cap_event(hak_tls_t *t, hak_bin_t *b, unsigned cls, int overflow,
     C->m[i].last_allocs = allocs;
     C->m[i].seen = 1;
     if (!overflow) {
-        C->m[i].misses++;
-        if (C->m[i].hits)
-            C->m[i].hits--;                /* the previous refill's own allocation was counted as served */
+        /* a sampled refill stands for `weight` of them, whose own allocations were counted as served */
+        C->m[i].misses += weight;
+        C->m[i].hits = C->m[i].hits > weight ? C->m[i].hits - weight : 0;
         C->pending++;
     }
 #else
     /* Without per-bin counters: the blocks the previous refill left in the bin were popped. */
     if (!overflow) {
-        C->m[i].hits += C->m[i].prev_batch;
-        C->m[i].misses++;
+        C->m[i].hits += C->m[i].prev_batch * weight;
+        C->m[i].misses += weight;
         uint32_t r = t->heap->refill[cls];
         C->m[i].prev_batch = r < b->cap ? r : b->cap;
         C->pending++;

@@ -5,13 +5,21 @@
  * cost of another strategy, a cheaper play wins, and both ratings move by K * (score - expected).
  *   LEARN   plays the strategies in turn; after `learn_budget` plays (1024: convergence is bounded by
  *           construction), or earlier once every strategy has 32 plays and the leader is 100 points
- *           clear, the best-rated strategy becomes the champion and the phase turns FROZEN.
+ *           clear, the phase turns FROZEN; the best-rated strategy becomes the champion if it is 100
+ *           points above the start-up choice.
  *   FROZEN  plays the champion only; every `canary_every` plays a CANARY starts.
  *   CANARY  alternates the champion with one challenger (each canary the next one in turn) for
  *           `canary_len` plays; a challenger whose mean cost is 5% below the champion's takes over.
- *           Then FROZEN again.
+ *           Then FROZEN again. A canary that keeps the champion doubles the wait before the next one;
+ *           once every challenger has lost HAK_ELO_SETTLE_LOSSES canaries in a row the selector settles:
+ *           FROZEN for good, no more canaries: trials that show no gain stop costing anything.
+ * The large-block selector (below) never plays a strategy on the program's requests: a strategy that
+ * misses maps blocks the cache then keeps for good. It plays on previews instead (hak_elo_trial: every
+ * strategy the phase calls for, costed on what BigCache would serve the same request with), and the
+ * request is served by the champion.
  * HAKMEM_ELO_PHASE sets the phase at start-up: learn; frozen (the default strategy, fixed: no
- * canaries, as balanced ships); canary (the default strategy, re-tested by periodic canaries).
+ * canaries, as balanced ships); canary (the default strategy, re-tested by canaries until they show
+ * no gain).
  * Ratings decay toward 1500 every 256 plays by 0.98, or by HAKMEM_LEARN_DECAY when
  * HAKMEM_LEARN_ADVANCED=1, so old evidence fades when the workload changes.
  *
@@ -132,7 +140,11 @@ static int opponent(const hak_elo_t *e, unsigned s)
 
 static void freeze(hak_elo_t *e)
 {
-    e->champion = hak_elo_best(e);
+    /* The start-up choice stays unless the evidence is clear: a budget spent on near-ties (the
+     * strategies served the same blocks) is no reason to change what the program gets. */
+    unsigned best = hak_elo_best(e);
+    if (e->rating[best] - e->rating[e->champion] >= HAK_ELO_LEAD)
+        e->champion = best;
     e->phase = HAK_ELO_FROZEN;
     e->phase_plays = 0;
     e->freezes++;
@@ -152,7 +164,21 @@ static int converged(const hak_elo_t *e)
         if (i != best && e->rating[i] > second)
             second = e->rating[i];
     }
-    return e->rating[best] - second >= 100.0;
+    return e->rating[best] - second >= HAK_ELO_LEAD;
+}
+
+static void canary_when_due(hak_elo_t *e)
+{
+    if (!e->canary_every || e->phase_plays < e->canary_every || e->n < 2)
+        return;
+    e->phase = HAK_ELO_CANARY;
+    e->phase_plays = 0;
+    e->canary_cost[0] = e->canary_cost[1] = 0;
+    e->canary_plays[0] = e->canary_plays[1] = 0;
+    unsigned c = e->challenger;
+    if (c == e->champion)
+        c = (c + 1) % e->n;
+    e->challenger = c;
 }
 
 int hak_elo_result(hak_elo_t *e, unsigned s, double cost)
@@ -176,16 +202,7 @@ int hak_elo_result(hak_elo_t *e, unsigned s, double cost)
             freeze(e);
         break;
     case HAK_ELO_FROZEN:
-        if (e->canary_every && e->phase_plays >= e->canary_every && e->n > 1) {
-            e->phase = HAK_ELO_CANARY;
-            e->phase_plays = 0;
-            e->canary_cost[0] = e->canary_cost[1] = 0;
-            e->canary_plays[0] = e->canary_plays[1] = 0;
-            unsigned c = e->challenger;
-            if (c == e->champion)
-                c = (c + 1) % e->n;
-            e->challenger = c;
-        }
+        canary_when_due(e);
         break;
     case HAK_ELO_CANARY: {
         int idx = s == e->champion ? 0 : s == e->challenger ? 1 : -1;
@@ -200,6 +217,12 @@ int hak_elo_result(hak_elo_t *e, unsigned s, double cost)
             if (e->canary_plays[1] && chal < champ * (1.0 - HAK_ELO_CANARY_WIN)) {
                 e->champion = e->challenger;
                 e->switches++;
+                e->losing_canaries = 0;
+            } else if (++e->losing_canaries >= HAK_ELO_SETTLE_LOSSES * (uint64_t)(e->n - 1)) {
+                e->canary_every = 0;
+                e->settled = 1;
+            } else {
+                e->canary_every *= 2;
             }
             /* next canary tries the next strategy */
             unsigned c = (e->challenger + 1) % e->n;
@@ -217,6 +240,34 @@ int hak_elo_result(hak_elo_t *e, unsigned s, double cost)
     return e->phase;
 }
 
+int hak_elo_trial(hak_elo_t *e, const double *cost)
+{
+    int phase = e->phase;
+    if (phase == HAK_ELO_LEARN) {
+        for (unsigned s = 0; s < e->n && e->phase == phase; s++)
+            hak_elo_result(e, s, cost[s]);
+    } else if (phase == HAK_ELO_CANARY) {
+        unsigned champion = e->champion, challenger = e->challenger;
+        hak_elo_result(e, champion, cost[champion]);
+        if (e->phase == phase)
+            hak_elo_result(e, challenger, cost[challenger]);
+    } else {
+        hak_elo_result(e, e->champion, cost[e->champion]);
+    }
+    return e->phase;
+}
+
+int hak_elo_frozen_plays(hak_elo_t *e, uint64_t k)
+{
+    if (e->phase != HAK_ELO_FROZEN)
+        return e->phase;
+    e->plays[e->champion] += k;
+    e->total_plays += k;
+    e->phase_plays += k;
+    canary_when_due(e);
+    return e->phase;
+}
+
 #ifndef HAK_LEARN_PURE_ONLY
 /* ==================================================================== the large-block selector */
 #include "log.h"
@@ -228,7 +279,8 @@ static const char *const large_names[HAK_ELO_LARGE_COUNT] = { "best_fit", "exact
 static pthread_mutex_t elo_lock = PTHREAD_MUTEX_INITIALIZER;
 static hak_elo_t E;                       /* under elo_lock */
 static int e_ready;                       /* under elo_lock */
-static _Atomic int g_fixed = -1;          /* 1: frozen at start-up, nothing to learn; -1: not known yet */
+static _Atomic int g_fixed = -1;          /* 1: frozen at start-up or settled, nothing to learn; -1: not known yet */
+static _Atomic int g_exploring = 1;       /* LEARN or CANARY: requests are previewed (1 until known) */
 
 /* Cost in nanosecond-like units: a syscall ~2 us, a first-touch page fault ~0.5 us per 4 KiB page, and
  * a page of waste held 0.05 us (memory is not free either). */
@@ -252,31 +304,70 @@ static void ready_locked(void)
         hak_msg("HAKMEM_LEARN_DECAY=%s is ignored without HAKMEM_LEARN_ADVANCED=1 (rating decay stays 0.98)",
                 hak_learn_fx(hak_cfg.learn_decay, 3).s);
     atomic_store_explicit(&g_fixed, phase == HAK_ELO_FROZEN, memory_order_relaxed);
+    atomic_store_explicit(&g_exploring, E.phase != HAK_ELO_FROZEN, memory_order_relaxed);
     e_ready = 1;
 }
 
-int hak_elo_large_event(unsigned s, double cost)
+int hak_elo_large_learning(void)
 {
-    if (atomic_load_explicit(&g_fixed, memory_order_relaxed) == 1)
-        return -1;                        /* HAKMEM_ELO_PHASE=frozen: the default strategy, nothing to do */
-    if (pthread_mutex_trylock(&elo_lock) != 0)
-        return -1;                        /* contended: skip this play rather than wait */
-    ready_locked();
-    if (E.phase == HAK_ELO_FROZEN && !E.canary_every) {
-        pthread_mutex_unlock(&elo_lock);
-        return -1;
-    }
-    int before = E.phase;
-    unsigned champ = E.champion;
-    int after = hak_elo_result(&E, s, cost);
-    if ((after != before || E.champion != champ) && (hak_cfg.adaptive_log || hak_cfg.debug_level >= 2))
+    return atomic_load_explicit(&g_fixed, memory_order_relaxed) != 1;
+}
+
+int hak_elo_large_exploring(void)
+{
+    return atomic_load_explicit(&g_exploring, memory_order_relaxed);
+}
+
+/* After a play, with elo_lock held: publish the phase, log a change, stop for good once settled. */
+static int after_play_locked(int before, unsigned champion_before)
+{
+    atomic_store_explicit(&g_exploring, E.phase != HAK_ELO_FROZEN, memory_order_relaxed);
+    int log = hak_cfg.adaptive_log || hak_cfg.debug_level >= 2;
+    if ((E.phase != before || E.champion != champion_before) && log)
         hak_msg("[ELO] %s -> %s after %llu plays: champion %s (ratings best_fit %s, exact %s, largest_fit %s)",
-                hak_elo_phase_name(before), hak_elo_phase_name(after), (unsigned long long)E.total_plays,
+                hak_elo_phase_name(before), hak_elo_phase_name(E.phase), (unsigned long long)E.total_plays,
                 large_names[E.champion], hak_learn_fx(E.rating[0], 0).s, hak_learn_fx(E.rating[1], 0).s,
                 hak_learn_fx(E.rating[2], 0).s);
-    int next = (int)hak_elo_pick(&E);
+    if (E.settled && atomic_load_explicit(&g_fixed, memory_order_relaxed) != 1) {
+        atomic_store_explicit(&g_fixed, 1, memory_order_relaxed);   /* the hooks cost one load from now on */
+        if (log)
+            hak_msg("[ELO] settled on %s after %llu canaries without a gain: no more trials",
+                    large_names[E.champion], (unsigned long long)E.canaries);
+    }
+    return (int)E.champion;
+}
+
+int hak_elo_large_trial(const double *cost)
+{
+    if (pthread_mutex_trylock(&elo_lock) != 0)
+        return -1;                        /* contended: skip this trial rather than wait */
+    ready_locked();
+    int before = E.phase;
+    unsigned champion = E.champion;
+    if (E.phase != HAK_ELO_FROZEN)            /* FROZEN plays are counted by hak_elo_large_event */
+        hak_elo_trial(&E, cost);
+    int next = after_play_locked(before, champion);
     pthread_mutex_unlock(&elo_lock);
     return next;
+}
+
+/* FROZEN plays are counted in batches: between canaries a large request costs one atomic add. */
+#define FROZEN_BATCH 64
+static _Atomic uint64_t g_frozen_plays;
+
+void hak_elo_large_event(void)
+{
+    if (!hak_elo_large_learning() || hak_elo_large_exploring())
+        return;                           /* fixed, or the trials are counting plays themselves */
+    if ((atomic_fetch_add_explicit(&g_frozen_plays, 1, memory_order_relaxed) + 1) % FROZEN_BATCH)
+        return;
+    if (pthread_mutex_trylock(&elo_lock) != 0)
+        return;                           /* contended: the next canary starts a batch later */
+    ready_locked();
+    int before = E.phase;
+    hak_elo_frozen_plays(&E, FROZEN_BATCH);
+    after_play_locked(before, E.champion);
+    pthread_mutex_unlock(&elo_lock);
 }
 
 size_t hak_learn_elo_report(char *buf, size_t cap, size_t len, int json)
@@ -294,19 +385,19 @@ size_t hak_learn_elo_report(char *buf, size_t cap, size_t len, int json)
     pthread_mutex_unlock(&elo_lock);
     if (json) {
         len = hak_learn_fmt(buf, cap, len, "\"elo\":{\"phase\":\"%s\",\"champion\":\"%s\",\"plays\":%llu,"
-                            "\"freezes\":%llu,\"canaries\":%llu,\"switches\":%llu,\"strategies\":[",
+                            "\"freezes\":%llu,\"canaries\":%llu,\"switches\":%llu,\"settled\":%s,\"strategies\":[",
                             hak_elo_phase_name(e.phase), large_names[e.champion], (unsigned long long)e.total_plays,
                             (unsigned long long)e.freezes, (unsigned long long)e.canaries,
-                            (unsigned long long)e.switches);
+                            (unsigned long long)e.switches, e.settled ? "true" : "false");
         for (unsigned i = 0; i < e.n; i++)
             len = hak_learn_fmt(buf, cap, len, "%s{\"name\":\"%s\",\"rating\":%.1f,\"plays\":%llu,\"mean_cost\":%.1f}",
                                 i ? "," : "", large_names[i], e.rating[i], (unsigned long long)e.plays[i],
                                 e.mean_cost[i] < 0 ? 0.0 : e.mean_cost[i]);
         return hak_learn_fmt(buf, cap, len, "]}");
     }
-    len = hak_learn_fmt(buf, cap, len, "  ELO (large blocks): phase %s, champion %s, %llu plays, %llu canaries, %llu switches\n",
-                        hak_elo_phase_name(e.phase), large_names[e.champion], (unsigned long long)e.total_plays,
-                        (unsigned long long)e.canaries, (unsigned long long)e.switches);
+    len = hak_learn_fmt(buf, cap, len, "  ELO (large blocks): phase %s%s, champion %s, %llu plays, %llu canaries, %llu switches\n",
+                        hak_elo_phase_name(e.phase), e.settled ? " (settled)" : "", large_names[e.champion],
+                        (unsigned long long)e.total_plays, (unsigned long long)e.canaries, (unsigned long long)e.switches);
     len = hak_learn_fmt(buf, cap, len, "    ratings:");
     for (unsigned i = 0; i < e.n; i++)
         len = hak_learn_fmt(buf, cap, len, " %s %.0f (%llu plays)", large_names[i], e.rating[i],

@@ -7,6 +7,7 @@
 #include "heap.h"
 #include "hardened/links.h"
 #include "size_class.h"
+#include "tuning.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -85,6 +86,7 @@ void hak_learn_bin_set_cap(hak_tls_t *t, hak_bin_t *b, uint32_t new_cap)
     }
     b->cap = new_cap;
     b->room = new_cap - count;            /* room += new_cap - old_cap, less what went home */
+    t->learn.changes++;
 }
 
 static int learning_on(void)
@@ -92,10 +94,10 @@ static int learning_on(void)
     return hak_cfg.alloc_learn || hak_cfg.mem_learn;
 }
 
-/* The clock, read on every 8th event of a thread: the learners' windows are 100 ms and more, and a
- * thread that goes 8 events without reading it is busy enough for the reading to be fresh. */
-
-static void on_event(hak_tls_t *t, hak_bin_t *b, unsigned cls, int overflow)
+/* The clock, read on every 8th event the learners see: their windows are 100 ms and more, and a
+ * thread that goes 8 events without reading it is busy enough for the reading to be fresh.
+ * `weight`: how many slow-path events this one stands for (a quiet thread's learners see a sample). */
+static void on_event(hak_tls_t *t, hak_bin_t *b, unsigned cls, int overflow, unsigned weight)
 {
     if ((t->learn.clock.n++ & 7) == 0)
         t->learn.clock.now = hak_learn_now_ns();
@@ -103,14 +105,14 @@ static void on_event(hak_tls_t *t, hak_bin_t *b, unsigned cls, int overflow)
 #if HAK_FEATURE_MEM_LEARN
     {
         uint32_t r = t->heap->refill[cls];
-        hak_learn_mem_event(t, overflow ? b->cap / 2 + 1 : r, now);
+        hak_learn_mem_event(t, (overflow ? b->cap / 2 + 1 : r) * weight, now);
     }
 #endif
     if (!hak_cfg.alloc_learn)
         return;
 #if HAK_FEATURE_CAP_LEARN
     if (hak_learn_cap_owns(cls)) {
-        hak_learn_cap_event(t, b, cls, overflow, now);
+        hak_learn_cap_event(t, b, cls, overflow, weight, now);
 #if HAK_FEATURE_ALLOC_LEARN
         hak_learn_alloc_sweep(t, now);
 #endif
@@ -118,14 +120,118 @@ static void on_event(hak_tls_t *t, hak_bin_t *b, unsigned cls, int overflow)
     }
 #endif
 #if HAK_FEATURE_ALLOC_LEARN
-    hak_learn_alloc_event(t, b, cls, overflow, now);
+    hak_learn_alloc_event(t, b, cls, overflow, weight, now);
     hak_learn_alloc_sweep(t, now);
 #endif
 }
 
+/* The pace of learning. Every LOOK_EVENTS slow-path events a thread looks at its own traffic.
+ *
+ * Standing still: a thread whose slow paths mostly move other threads' blocks — a producer refilling
+ * from what its consumers freed back, a consumer flushing what it was handed — is one no learner here
+ * can help: a bigger bin or refill batch only holds blocks away from their owners, who carve more (RSS
+ * up), and memory learning would judge the process by traffic it does not shape. While more than half
+ * of the blocks its slow paths moved crossed threads, it stands still: the caps and refill batches the
+ * learners gave it go back to the configured ones and its hooks cost a counter increment.
+ *
+ * Going quiet: a thread whose learners changed nothing in its cache since the last look has found its
+ * settings; its learners then see one event in 2, 4, then 8 (each standing for as many), so a settled
+ * program pays an eighth of the learning; the first change brings every event back. */
+#define LOOK_EVENTS 256
+#define QUIET_MAX   3
+
+static _Atomic uint64_t g_still_threads, g_still_looks, g_quiet_looks, g_looks;
+
+static int cross_thread_dominated(hak_tls_t *t)
+{
+    hak_learn_pace_thread_t *P = &t->learn.pace;
+    const hak_heap_stats_t *st = &t->heap->st;
+    uint64_t moved = hak_counter_get(&st->refill_blocks) + hak_counter_get(&st->flush_blocks);
+    uint64_t remote = hak_counter_get(&st->remote_frees) + hak_counter_get(&st->remote_drained);
+    uint64_t d_moved = moved - P->moved, d_remote = remote - P->remote;
+    P->moved = moved;
+    P->remote = remote;
+    return d_remote * 2 > d_moved;
+}
+
+/* Back to the configuration: what the learners changed in this thread's cache goes. */
+static void undo_learned(hak_tls_t *t)
+{
+    for (unsigned c = 0; c < HAK_NCLASS; c++) {
+        hak_bin_t *b = &t->bins[c];
+        if (b->cap && b->cap != hak_tune.cap[c])
+            hak_learn_bin_set_cap(t, b, hak_tune.cap[c]);
+        t->heap->refill[c] = hak_tune.refill[c];
+#if HAK_FEATURE_ALLOC_LEARN
+        t->learn.alloc.c[c].used = 0;     /* a fresh window if the thread learns again */
+#endif
+    }
+}
+
+static void look(hak_tls_t *t)
+{
+    hak_learn_pace_thread_t *P = &t->learn.pace;
+    P->events = 0;
+    int was = P->still;
+    P->still = (uint8_t)cross_thread_dominated(t);
+    atomic_fetch_add_explicit(&g_looks, 1, memory_order_relaxed);
+    if (P->still) {
+        atomic_fetch_add_explicit(&g_still_looks, 1, memory_order_relaxed);
+        if (!was)
+            undo_learned(t);
+        if (!P->counted) {
+            P->counted = 1;
+            atomic_fetch_add_explicit(&g_still_threads, 1, memory_order_relaxed);
+        }
+    } else if (t->learn.changes == P->changes_seen) {
+        if (P->quiet < QUIET_MAX)
+            P->quiet++;
+        atomic_fetch_add_explicit(&g_quiet_looks, 1, memory_order_relaxed);
+    } else {
+        P->quiet = 0;
+    }
+    P->changes_seen = t->learn.changes;
+}
+
+/* How many slow-path events this one stands for: 0 to skip it (standing still, or quiet). */
+static unsigned pace(hak_tls_t *t)
+{
+    hak_learn_pace_thread_t *P = &t->learn.pace;
+    if (++P->events >= LOOK_EVENTS)
+        look(t);
+    if (P->still)
+        return 0;
+    unsigned every = 1u << P->quiet;
+    return P->events & (every - 1) ? 0 : every;
+}
+
+size_t hak_learn_pace_report(char *buf, size_t cap, size_t len, int json)
+{
+    unsigned long long threads = atomic_load_explicit(&g_still_threads, memory_order_relaxed);
+    unsigned long long still = atomic_load_explicit(&g_still_looks, memory_order_relaxed);
+    unsigned long long quiet = atomic_load_explicit(&g_quiet_looks, memory_order_relaxed);
+    unsigned long long looks = atomic_load_explicit(&g_looks, memory_order_relaxed);
+    if (json)
+        return hak_learn_fmt(buf, cap, len, "\"standstill\":{\"threads\":%llu,\"looks\":%llu,"
+                             "\"cross_thread_looks\":%llu,\"quiet_looks\":%llu}", threads, looks, still, quiet);
+    return hak_learn_fmt(buf, cap, len, "  standing still: %llu threads (cross-thread traffic at %llu of %llu looks, "
+                         "quiet at %llu)\n", threads, still, looks, quiet);
+}
+
+/* During a free storm (heap.c) the allocator has shrunk the bins to one block on purpose and restores
+ * their configured caps at the next refill, but only the bins still at one block: a learner that grew
+ * them in between would leave them tiny for good, every operation then a slow path. It stands still. */
+static int in_free_storm(const hak_tls_t *t)
+{
+    return t->storm.active;
+}
+
 void hak_learn_on_refill(hak_tls_t *t, hak_bin_t *b, unsigned cls)
 {
-    if (!learning_on() || cls >= HAK_NCLASS)
+    if (!learning_on() || cls >= HAK_NCLASS || in_free_storm(t))
+        return;
+    unsigned weight = pace(t);
+    if (!weight)
         return;
     if (b->cap == 0) {
         /* No cache to size (integrity checks, tracing, a class bypassed): every allocation comes
@@ -133,18 +239,20 @@ void hak_learn_on_refill(hak_tls_t *t, hak_bin_t *b, unsigned cls)
 #if HAK_FEATURE_MEM_LEARN
         if ((t->learn.clock.n++ & 7) == 0)
             t->learn.clock.now = hak_learn_now_ns();
-        hak_learn_mem_event(t, 1, t->learn.clock.now);
+        hak_learn_mem_event(t, weight, t->learn.clock.now);
 #endif
         return;
     }
-    on_event(t, b, cls, 0);
+    on_event(t, b, cls, 0, weight);
 }
 
 void hak_learn_on_overflow(hak_tls_t *t, hak_bin_t *b, unsigned cls)
 {
-    if (!learning_on() || b->cap == 0 || cls >= HAK_NCLASS)
+    if (!learning_on() || b->cap == 0 || cls >= HAK_NCLASS || in_free_storm(t))
         return;
-    on_event(t, b, cls, 1);
+    unsigned weight = pace(t);
+    if (weight)
+        on_event(t, b, cls, 1, weight);
 }
 #endif
 
@@ -156,10 +264,8 @@ void hak_learn_on_overflow(hak_tls_t *t, hak_bin_t *b, unsigned cls)
 #define HAK_LEARN_STEERS_BIGCACHE 0
 #endif
 
-void hak_learn_large_event(size_t request, size_t block, int hit, int cold, int strategy)
+void hak_learn_large_event(size_t request, size_t block, int hit)
 {
-    if (!hak_cfg.mem_learn && !HAK_FEATURE_ELO)
-        return;
 #if HAK_FEATURE_MEM_LEARN
     if (hak_cfg.mem_learn && hak_cfg.wmax_learn) {
         hak_learn_wmax_event(request, block, hit, hak_learn_now_ns() / 1000000);
@@ -169,29 +275,43 @@ void hak_learn_large_event(size_t request, size_t block, int hit, int cold, int 
             hak_bigcache_set_wmax(w / 1000.0);
 #endif
     }
+#else
+    (void)request;
+    (void)block;
+    (void)hit;
 #endif
 #if HAK_FEATURE_ELO
+    hak_elo_large_event();
+#endif
+}
+#endif
+
+#if HAK_FEATURE_ELO && HAK_LEARN_STEERS_BIGCACHE
+void hak_learn_large_preview(size_t request)
+{
+    if (!hak_elo_large_learning() || !hak_elo_large_exploring())
+        return;
+    size_t block[HAK_BC_STRATEGY_COUNT];
+    int cold[HAK_BC_STRATEGY_COUNT];
+    double cost[HAK_ELO_LARGE_COUNT];
+    hak_bigcache_preview(request, block, cold);
     /* A hit costs the waste it carries, plus fresh page faults when its pages had been released; a
      * miss costs a mapping and its unmapping later, and every page faulted in afresh. */
-    double cost = hit ? hak_elo_large_cost(0, cold ? block : 0, block > request ? block - request : 0)
-                      : hak_elo_large_cost(2, request, 0);
-    int next = strategy >= 0 ? hak_elo_large_event((unsigned)strategy, cost) : -1;
-#if HAK_LEARN_STEERS_BIGCACHE
-    if (next >= 0 && next != hak_bigcache_strategy())
-        hak_bigcache_set_strategy(next);
-#else
-    (void)next;
-#endif
-#else
-    (void)cold;
-    (void)strategy;
-#endif
+    for (unsigned s = 0; s < HAK_ELO_LARGE_COUNT; s++)
+        cost[s] = block[s] ? hak_elo_large_cost(0, cold[s] ? block[s] : 0, block[s] > request ? block[s] - request : 0)
+                           : hak_elo_large_cost(2, request, 0);
+    int champion = hak_elo_large_trial(cost);
+    if (champion >= 0 && champion != hak_bigcache_strategy())
+        hak_bigcache_set_strategy(champion);
 }
 #endif
 
 #if HAK_HAS_LEARNING
 /* The sections of the learners built into this mode, in report order (never empty: see HAK_HAS_LEARNING). */
 static size_t (*const learn_reports[])(char *buf, size_t cap, size_t len, int json) = {
+#if HAK_HAS_LEARN_HOOKS
+    hak_learn_pace_report,
+#endif
 #if HAK_FEATURE_ALLOC_LEARN
     hak_learn_alloc_report,
 #endif

@@ -67,6 +67,7 @@ int hak_learn_cap_decide(const hak_learn_cap_params_t *p, uint64_t hits, uint64_
 /* ---- memory learning (mem_learn.c) ------------------------------------------------------------- */
 #define HAK_LEARN_MEM_CONFIRM    2            /* windows in a row that must agree before acting */
 #define HAK_LEARN_MEM_TRIM_SLACK (4u << 20)   /* mapped-but-unused bytes below which trimming is pointless */
+#define HAK_LEARN_MEM_TRIM_AFTER_MS 1000      /* utilisation low this long before a trim (the running learner) */
 enum { HAK_LEARN_THP_UNDECIDED = 0, HAK_LEARN_THP_ON = 1, HAK_LEARN_THP_OFF = 2 };
 typedef struct hak_learn_mem {
     double threshold;        /* HAKMEM_MEM_LEARN_THRESHOLD: utilisation at which huge pages pay */
@@ -121,6 +122,8 @@ int hak_learn_wmax_adopts(double inc, double cand, double adopt);
 #define HAK_ELO_K         32.0
 #define HAK_ELO_TIE       0.02      /* costs within 2% of each other: a draw */
 #define HAK_ELO_CANARY_WIN 0.05     /* a challenger must be 5% cheaper in a canary to take over */
+#define HAK_ELO_LEAD       100.0    /* rating lead that ends LEARN early and replaces the start-up choice */
+#define HAK_ELO_SETTLE_LOSSES 1     /* canaries in a row each challenger loses before re-testing stops */
 enum { HAK_ELO_LEARN = 0, HAK_ELO_FROZEN = 1, HAK_ELO_CANARY = 2 };   /* index order of HAKMEM_ELO_PHASE */
 typedef struct hak_elo {
     unsigned n;
@@ -139,6 +142,8 @@ typedef struct hak_elo {
     double decay;                     /* ratings pulled toward HAK_ELO_BASE by this factor ... */
     uint64_t decay_every;             /* ... every so many plays */
     uint64_t total_plays, freezes, canaries, switches;
+    uint64_t losing_canaries;         /* canaries in a row that kept the champion */
+    int settled;                      /* re-testing stopped: trials showed no gain (see elo.c) */
 } hak_elo_t;
 void hak_elo_init(hak_elo_t *e, unsigned n, const char *const *names, int phase, unsigned champion);
 double hak_elo_expected(double ra, double rb);                  /* P(a beats b) */
@@ -147,6 +152,12 @@ void hak_elo_match(hak_elo_t *e, unsigned a, double cost_a, unsigned b, double c
 unsigned hak_elo_pick(hak_elo_t *e);                             /* strategy for the next play */
 /* Report the cost of a play; returns the phase after it (may have moved on). */
 int hak_elo_result(hak_elo_t *e, unsigned s, double cost);
+/* One request whose cost under every strategy is known (previewed, none played for real): LEARN plays
+ * them all, CANARY the champion and the challenger, FROZEN the champion. Returns the phase after. */
+int hak_elo_trial(hak_elo_t *e, const double *cost);
+/* k plays of the champion while FROZEN, costs not recorded (a champion's cost only counts against a
+ * challenger's in a canary): they count toward the next canary. Returns the phase after. */
+int hak_elo_frozen_plays(hak_elo_t *e, uint64_t k);
 unsigned hak_elo_best(const hak_elo_t *e);
 const char *hak_elo_phase_name(int phase);
 
@@ -167,11 +178,15 @@ void hak_learn_on_overflow(struct hak_tls *t, struct hak_bin *b, unsigned cls);
 #endif
 
 #if HAK_FEATURE_MEM_LEARN || HAK_FEATURE_ELO
-/* The large-block path, after each BigCache lookup for `request` bytes made with lookup strategy
- * `strategy` (hak_bc_strategy_t): hit (a cached block of `block` bytes served it; `cold` when its
- * pages had been released and will fault again) or miss (a fresh mapping). Feeds the W_MAX trials and
- * the ELO selector, which steer BigCache through its policy setters (src/bigcache.h). */
-void hak_learn_large_event(size_t request, size_t block, int hit, int cold, int strategy);
+/* The large-block path, after each lookup (thread stash, then BigCache) for `request` bytes: hit (a
+ * cached block of `block` bytes served it) or miss (a fresh mapping). Feeds the W_MAX trials and
+ * counts the ELO champion's plays. */
+void hak_learn_large_event(size_t request, size_t block, int hit);
+#endif
+#if HAK_FEATURE_ELO
+/* The large-block path, before a BigCache lookup for `request` bytes: while the ELO selector explores,
+ * what each strategy would serve is previewed and costed; the request itself is served by the champion. */
+void hak_learn_large_preview(size_t request);
 #endif
 #if HAK_FEATURE_MEM_LEARN
 /* W_MAX the trials have in force (x1000), 0 when W_MAX learning is off. */
@@ -185,8 +200,15 @@ int hak_learn_thp_advice(void);
 enum { HAK_ELO_LARGE_BEST = 0, HAK_ELO_LARGE_EXACT, HAK_ELO_LARGE_LARGEST, HAK_ELO_LARGE_COUNT };
 /* Cost of one large request: syscalls made, bytes whose pages fault in afresh, bytes wasted. */
 double hak_elo_large_cost(unsigned syscalls, size_t fresh_bytes, size_t waste_bytes);
-/* Record a play of strategy s; returns the strategy to use next, or -1 when selection is fixed. */
-int hak_elo_large_event(unsigned s, double cost);
+/* 0 once selection is fixed (frozen at start-up, or settled): plays need not even be costed. */
+int hak_elo_large_learning(void);
+/* 1 in LEARN and CANARY: requests are previewed and costed under every strategy the phase plays. */
+int hak_elo_large_exploring(void);
+/* One previewed request, cost[s] under strategy s: returns the champion (the strategy to serve with),
+ * or -1 when the selector was busy. */
+int hak_elo_large_trial(const double *cost);
+/* One request served by the champion while FROZEN: counts toward the next canary. */
+void hak_elo_large_event(void);
 #endif
 
 #if HAK_HAS_LEARNING
@@ -203,14 +225,20 @@ uint64_t hak_learn_now_ns(void);
 typedef struct hak_learn_fx { char s[32]; } hak_learn_fx_t;
 hak_learn_fx_t hak_learn_fx(double v, int dec);
 size_t hak_learn_fmt(char *buf, size_t cap, size_t len, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+#if HAK_HAS_LEARN_HOOKS
+size_t hak_learn_pace_report(char *buf, size_t cap, size_t len, int json);
+#endif
 #if HAK_FEATURE_ALLOC_LEARN
-void hak_learn_alloc_event(struct hak_tls *t, struct hak_bin *b, unsigned cls, int overflow, uint64_t now);
+/* weight: the slow-path events this one stands for (learn.c samples a quiet thread's events). */
+void hak_learn_alloc_event(struct hak_tls *t, struct hak_bin *b, unsigned cls, int overflow, unsigned weight,
+                           uint64_t now);
 void hak_learn_alloc_sweep(struct hak_tls *t, uint64_t now);
 size_t hak_learn_alloc_report(char *buf, size_t cap, size_t len, int json);
 #endif
 #if HAK_FEATURE_CAP_LEARN
 int hak_learn_cap_owns(unsigned cls);   /* the CAP learner sizes this class's bins */
-void hak_learn_cap_event(struct hak_tls *t, struct hak_bin *b, unsigned cls, int overflow, uint64_t now);
+void hak_learn_cap_event(struct hak_tls *t, struct hak_bin *b, unsigned cls, int overflow, unsigned weight,
+                         uint64_t now);
 size_t hak_learn_cap_report(char *buf, size_t cap, size_t len, int json);
 #endif
 #if HAK_FEATURE_MEM_LEARN

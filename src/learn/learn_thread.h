@@ -47,8 +47,20 @@ typedef struct hak_learn_mem_thread {
     uint32_t trim_seen;
 } hak_learn_mem_thread_t;
 
+/* The pace of a thread's learning (learn.c): standing still, and going quiet when nothing changes. */
+typedef struct hak_learn_pace_thread {
+    uint32_t events;          /* slow-path events since the last look */
+    uint32_t changes_seen;    /* hak_learn_thread_t.changes at the last look */
+    uint8_t still;            /* 1: mostly other threads' blocks; the hooks return at once */
+    uint8_t counted;          /* this thread is in the report's count of threads that stood still */
+    uint8_t quiet;            /* the learners see one event in 2^quiet */
+    uint64_t moved, remote;   /* the heap's blocks refilled + flushed, remote frees + drained, at the look */
+} hak_learn_pace_thread_t;
+
 typedef struct hak_learn_thread {
     struct { uint64_t now; uint32_t n; } clock;   /* learn.c: a clock read every 8th event */
+    hak_learn_pace_thread_t pace;
+    uint32_t changes;                             /* caps or refill batches a learner changed */
     hak_learn_alloc_thread_t alloc;
     hak_learn_cap_thread_t cap;
     hak_learn_mem_thread_t mem;

@@ -6,8 +6,9 @@
  * HAKMEM_MEM_LEARN_WINDOW of them (and at most ten times a second) one thread, by try-lock, reads the
  * usage and decides. Huge pages pay when memory is densely used, so at or above
  * HAKMEM_MEM_LEARN_THRESHOLD for two windows the advice is THP on; below it for two windows it is
- * off, and if at least 4 MiB is mapped but unused, the learner trims: the cache of empty SuperSlabs is
- * released at once and every thread gives its empty slabs back at its next slow-path event.
+ * off, and if at least 4 MiB is mapped but unused and utilisation has stayed low for a second, the
+ * learner trims: the cache of empty SuperSlabs is released at once and every thread gives its empty
+ * slabs back at its next slow-path event.
  *
  * W_MAX trials alternate: measure the incumbent for HAKMEM_WMAX_TRIAL_SEC, then run the next
  * candidate for as long; adopt it when its score beats the incumbent's by HAKMEM_WMAX_ADOPT_PCT
@@ -201,6 +202,7 @@ static pthread_mutex_t mem_lock = PTHREAD_MUTEX_INITIALIZER;
 static hak_learn_mem_t M;                 /* under mem_lock */
 static int m_ready;                       /* under mem_lock */
 static uint64_t last_trim_ms;             /* under mem_lock */
+static uint64_t sparse_since_ms;          /* under mem_lock: first window of the current sparse run, 0 if dense */
 static _Atomic uint64_t g_ops, g_last_ms, g_trims, g_trimmed_bytes, g_util_pm, g_windows;
 static _Atomic uint32_t g_trim_epoch;
 static _Atomic int g_thp;
@@ -261,8 +263,16 @@ void hak_learn_mem_event(hak_tls_t *t, uint32_t blocks, uint64_t now)
                         M.thp == HAK_LEARN_THP_ON ? "on" : "off", hak_learn_fx(100 * M.last_util, 1).s,
                         hak_learn_fx(100 * M.threshold, 0).s);
         }
+        if (M.last_util >= M.threshold)
+            sparse_since_ms = 0;
+        else if (!sparse_since_ms)
+            sparse_since_ms = now_ms;
         if ((f & HAK_LEARN_MEM_TRIM) && last_trim_ms && now_ms < last_trim_ms + 1000)
             f &= ~HAK_LEARN_MEM_TRIM;         /* at most one trim a second: trimming is not free */
+        /* Memory a program frees and takes again within a second (rounds of a working set) would only
+         * fault back in, every page cleared anew: trim what has stayed unused for a second. */
+        if ((f & HAK_LEARN_MEM_TRIM) && now_ms < sparse_since_ms + HAK_LEARN_MEM_TRIM_AFTER_MS)
+            f &= ~HAK_LEARN_MEM_TRIM;
         if (f & HAK_LEARN_MEM_TRIM) {
             last_trim_ms = now_ms;
             size_t r = hak_ss_cache_trim(0);

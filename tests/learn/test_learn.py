@@ -7,6 +7,8 @@
   tsan variant: clean and to completion.
 * The release .so under LD_PRELOAD gives the same checksums as glibc with learning on, logs its
   adaptation, and shows the learners' state in the statistics.
+* Where learning cannot help it stands still: producer/consumer threads report it and change nothing,
+  and large-block strategy trials cost no memory.
 """
 from __future__ import annotations
 
@@ -147,6 +149,7 @@ def test_phase_shift_adaptation_is_logged(built, tmp_path):
     assert {"target_hit", "windows", "mid_hit_rate", "classes"} <= set(learn["cap_learn"])   # its steps: see below
     assert learn["mem_learn"]["enabled"] and learn["mem_learn"]["windows"] >= 1
     assert learn["elo"]["phase"] in ("learn", "frozen", "canary")
+    assert learn["standstill"]["threads"] == 0      # its traffic is local: it learns, it does not stand still
 
 
 def test_adaptive_sizing_grows_and_shrinks_at_run_time(built):
@@ -198,6 +201,44 @@ def test_tight_profile_keeps_its_caps(built):
     res = u.run([exe, "2", "400000"], env, 300)
     assert res.returncode == 0, res.describe()
     assert "[TLS_CACHE] Grow" not in res.stderr
+
+
+# ---------------------------------------------------------------- standing still where learning cannot help
+
+def test_producer_consumer_traffic_stands_still(built, tmp_path):
+    """Producer/consumer pairs: every block crosses threads. Each thread notices, stands still and
+    says so in the statistics; no cache is grown, and the learners never log a change."""
+    exe = u.bench_program("prodcons")
+    stats = tmp_path / "stats.json"
+    env = u.clean_env({"LD_PRELOAD": str(u.support.so_path("learning", "release")), "HAKMEM_MODE": "learning",
+                       "HAKMEM_ADAPTIVE_LOG": "1", "HAKMEM_STATS_FILE": str(stats)})
+    res = u.run([exe, "400000", "4", "512", "42"], env, 300)
+    assert res.returncode == 0, res.describe()
+    learn = json.loads(stats.read_text())["learning"]
+    still = learn["standstill"]
+    assert still["threads"] >= 2 and still["cross_thread_looks"] * 2 > still["looks"], still
+    assert learn["alloc_learn"]["grows"] == 0 and learn["alloc_learn"]["shrinks"] == 0, learn["alloc_learn"]
+    assert "[TLS_CACHE] Grow" not in res.stderr and "[TLS_CACHE] Shrink" not in res.stderr
+
+
+def test_large_block_trials_cost_no_memory(built, tmp_path):
+    """Large-block churn the default strategy already serves well: the ELO selector trials the other
+    strategies on previews only, so the learning mode's peak RSS is balanced's; the canaries find no
+    gain and it settles on best_fit for good."""
+    exe = u.bench_program("large")
+    args = [exe, "100000", "65536", "1048576", "42", "64", "10000"]
+    peak = {}
+    for mode in ("balanced", "learning"):
+        stats = tmp_path / f"{mode}.json"
+        env = u.clean_env({"LD_PRELOAD": str(u.support.so_path(mode, "release")), "HAKMEM_MODE": mode,
+                           "HAKMEM_STATS_FILE": str(stats)})
+        res = u.run(args, env, 300)
+        assert res.returncode == 0, res.describe()
+        peak[mode] = int(res.result_line()["peak_rss_kib"])
+    assert peak["learning"] <= peak["balanced"] * 1.02 + 512, peak
+    elo = json.loads((tmp_path / "learning.json").read_text())["learning"]["elo"]
+    assert elo["settled"] and elo["champion"] == "best_fit" and elo["switches"] == 0, elo
+    assert elo["canaries"] == 2, elo
 
 
 # ---------------------------------------------------------------- large blocks: ELO and W_MAX through BigCache

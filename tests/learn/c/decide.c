@@ -317,6 +317,63 @@ static void t_elo(void)
     CHECK("frozen-fixed", f.phase == HAK_ELO_FROZEN && f.champion == 0 && f.canaries == 0, "phase %s champion %u",
           hak_elo_phase_name(f.phase), f.champion);
 
+    /* Previewed trials (the large-block path): every strategy's cost on the same request. LEARN plays
+     * all of them per request and freezes on the cheapest; canaries that keep the champion double the
+     * wait before the next; once each challenger has lost one, the selector settles: no more canaries. */
+    hak_elo_t t;
+    hak_elo_init(&t, 3, names, HAK_ELO_LEARN, 1);
+    double pc[3] = { 100, 400, 250 };
+    unsigned requests = 0;
+    while (t.phase == HAK_ELO_LEARN && requests < 5000) {
+        hak_elo_trial(&t, pc);
+        requests++;
+    }
+    CHECK("trial-learn-plays-all", t.plays[0] == t.plays[1] && t.plays[1] >= t.plays[2] && t.plays[2] + 1 >= t.plays[0],
+          "plays %llu %llu %llu", (unsigned long long)t.plays[0], (unsigned long long)t.plays[1],
+          (unsigned long long)t.plays[2]);
+    CHECK("trial-converges-cheapest", t.phase == HAK_ELO_FROZEN && t.champion == 0 && requests * 3 <= t.learn_budget + 3,
+          "phase %s champion %u after %u requests", hak_elo_phase_name(t.phase), t.champion, requests);
+    uint64_t every = t.canary_every;
+    hak_elo_frozen_plays(&t, every - 1);
+    CHECK("frozen-plays-count", t.phase == HAK_ELO_FROZEN, "phase %s", hak_elo_phase_name(t.phase));
+    hak_elo_frozen_plays(&t, 1);
+    CHECK("frozen-plays-start-canary", t.phase == HAK_ELO_CANARY, "phase %s", hak_elo_phase_name(t.phase));
+    while (t.phase == HAK_ELO_CANARY)
+        hak_elo_trial(&t, pc);
+    CHECK("canary-loss-backs-off", t.canaries == 1 && t.switches == 0 && t.canary_every == 2 * every && !t.settled,
+          "canaries %llu switches %llu every %llu settled %d", (unsigned long long)t.canaries,
+          (unsigned long long)t.switches, (unsigned long long)t.canary_every, t.settled);
+    hak_elo_frozen_plays(&t, t.canary_every);
+    while (t.phase == HAK_ELO_CANARY)
+        hak_elo_trial(&t, pc);
+    CHECK("settles-after-every-challenger-lost", t.settled && t.canary_every == 0 && t.canaries == 2 &&
+          t.champion == 0 && t.phase == HAK_ELO_FROZEN, "settled %d every %llu canaries %llu champion %u",
+          t.settled, (unsigned long long)t.canary_every, (unsigned long long)t.canaries, t.champion);
+    hak_elo_frozen_plays(&t, 1u << 30);
+    CHECK("settled-never-re-tests", t.phase == HAK_ELO_FROZEN && t.canaries == 2, "phase %s canaries %llu",
+          hak_elo_phase_name(t.phase), (unsigned long long)t.canaries);
+
+    /* Near-ties (the strategies served the same blocks) spend the budget without changing the choice */
+    hak_elo_t n;
+    hak_elo_init(&n, 3, names, HAK_ELO_LEARN, 0);
+    double tie[3] = { 100, 100, 101 };
+    for (requests = 0; n.phase == HAK_ELO_LEARN && requests < 5000; requests++)
+        hak_elo_trial(&n, tie);
+    CHECK("ties-keep-start-up-choice", n.phase == HAK_ELO_FROZEN && n.champion == 0, "phase %s champion %u",
+          hak_elo_phase_name(n.phase), n.champion);
+
+    /* A challenger that wins its canary resets the count: the selector keeps re-testing */
+    hak_elo_t w;
+    hak_elo_init(&w, 3, names, HAK_ELO_FROZEN, 0);
+    w.canary_every = 100;
+    double wc[3] = { 100, 50, 400 };
+    hak_elo_frozen_plays(&w, 100);
+    while (w.phase == HAK_ELO_CANARY)
+        hak_elo_trial(&w, wc);
+    CHECK("canary-win-switches", w.champion == 1 && w.switches == 1 && !w.settled && w.canary_every == 100,
+          "champion %u switches %llu settled %d every %llu", w.champion, (unsigned long long)w.switches, w.settled,
+          (unsigned long long)w.canary_every);
+
     /* decay pulls ratings toward 1500 */
     hak_elo_t d;
     hak_elo_init(&d, 2, names, HAK_ELO_LEARN, 0);
