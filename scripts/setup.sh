@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(build-essential gcc python3-pip valgrind strace sqlite3 git redis-server redis-tools
+APT_PACKAGES=(build-essential gcc python3-pip valgrind strace time sqlite3 git redis-server redis-tools
               libmimalloc2.0 libjemalloc2 libtcmalloc-minimal4)
 
 missing=()
