@@ -14,6 +14,7 @@
 #include "os.h"
 #include "stash.h"
 #include "thp.h"
+#include "tuning.h"
 
 #include <errno.h>
 #include <string.h>
@@ -128,7 +129,8 @@ static char *obtain(size_t n, size_t align, size_t *map_out, int *zeroed, int *g
         if (!p)
             p = hak_bigcache_get(n ? n : 1, &got, zeroed);
 #if HAK_FEATURE_MEM_LEARN || HAK_FEATURE_ELO
-        hak_learn_large_event(n, p ? got : 0, p != NULL, p && *zeroed, strategy);   /* W_MAX trials, ELO */
+        if (hak_tune.learn_large)         /* W_MAX trials, ELO */
+            hak_learn_large_event(n, p ? got : 0, p != NULL, p && *zeroed, strategy);
 #endif
         if (p) {
             *map_out = got;

@@ -156,6 +156,13 @@ void hak_learn_on_overflow(hak_tls_t *t, hak_bin_t *b, unsigned cls)
 #define HAK_LEARN_STEERS_BIGCACHE 0
 #endif
 
+int hak_learn_large_wanted(void)
+{
+    /* HAKMEM_ELO_PHASE=frozen keeps the default strategy without looking at a play (elo.c) */
+    return (hak_cfg.mem_learn && hak_cfg.wmax_learn) ||
+           (HAK_FEATURE_ELO && hak_cfg.elo_phase != HAK_ELO_PHASE_FROZEN);
+}
+
 void hak_learn_large_event(size_t request, size_t block, int hit, int cold, int strategy)
 {
     if (!hak_cfg.mem_learn && !HAK_FEATURE_ELO)

@@ -172,6 +172,9 @@ void hak_learn_on_overflow(struct hak_tls *t, struct hak_bin *b, unsigned cls);
  * pages had been released and will fault again) or miss (a fresh mapping). Feeds the W_MAX trials and
  * the ELO selector, which steer BigCache through its policy setters (src/bigcache.h). */
 void hak_learn_large_event(size_t request, size_t block, int hit, int cold, int strategy);
+/* 0 when hak_learn_large_event would do nothing all run (no W_MAX trials, ELO frozen): the large-block
+ * path then skips it. Fixed once the configuration is loaded. */
+int hak_learn_large_wanted(void);
 #endif
 #if HAK_FEATURE_MEM_LEARN
 /* W_MAX the trials have in force (x1000), 0 when W_MAX learning is off. */
