@@ -18,6 +18,8 @@ void *hak_alloc_slow(size_t n);
 /* A block of class cls for a request of n bytes when the bin is empty (the hardened path's refill). */
 void *hak_alloc_class_slow(unsigned cls, size_t n);
 void  hak_free_slow(void *p);
+/* hak_free_slow for a pointer the byte map puts outside every SuperSlab (large, system, NULL, foreign). */
+void  hak_free_other(void *p);
 /* hak_free_slow after, under integrity checks, verifying that n is the size the block was asked for. */
 void  hak_free_sized_slow(void *p, size_t n);
 
@@ -83,8 +85,11 @@ static inline unsigned hak_block_class(const void *p)
 /* free of a block with no hardened checks: the bin push, or the slow path. */
 static inline void hak_free_raw(void *p)
 {
-    if (HAK_LIKELY(hak_ss_contains(p)) &&      /* false for NULL, foreign and large pointers */
-        HAK_LIKELY(hak_bin_push(hak_block_class(p), p)))
+    if (HAK_UNLIKELY(!hak_ss_contains(p))) {   /* NULL, foreign and large pointers */
+        hak_free_other(p);
+        return;
+    }
+    if (HAK_LIKELY(hak_bin_push(hak_block_class(p), p)))
         return;
     hak_free_slow(p);
 }

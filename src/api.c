@@ -210,6 +210,25 @@ static void free_block(void *p, hak_superslab_t *ss, unsigned cls)
     b->room--;
 }
 
+/* A block outside every SuperSlab: large, the system allocator's, or not ours. */
+static void free_outside(void *p)
+{
+    if (hak_large_free(p))
+        return;
+    if (hak_sys_used())
+        hak_sys_free(p);
+    else
+        hak_report_invalid("free()", p);
+}
+
+HAK_NOINLINE void hak_free_other(void *p)
+{
+    if (!p)
+        return;
+    HAK_TRACE_RECORD(HAK_TR_FREE, p, 0, 0);
+    free_outside(p);
+}
+
 HAK_NOINLINE void hak_free_slow(void *p)
 {
     if (!p)
@@ -217,12 +236,7 @@ HAK_NOINLINE void hak_free_slow(void *p)
     HAK_TRACE_RECORD(HAK_TR_FREE, p, 0, 0);
     hak_superslab_t *ss = hak_ss_lookup(p);
     if (!ss) {
-        if (hak_large_free(p))
-            return;
-        if (hak_sys_used())
-            hak_sys_free(p);
-        else
-            hak_report_invalid("free()", p);
+        free_outside(p);
         return;
     }
     unsigned cls = ss->unit_class[hak_ss_unit(p)];
