@@ -6,7 +6,7 @@
 #include "hardened/links.h"
 #include "hardened/hardened.h"
 
-/* With stats, GCC otherwise rebuilds the bin's TLS address for the counter's atomic access; an empty
+/* With stats, GCC otherwise rebuilds the bin's TLS address for the counter's access; an empty
  * asm makes it reuse the pointer it has (no instruction, no change to what is read or written). */
 #if HAK_HAS_STATS
 #define HAK_BIN_IN_REG(b) __asm__("" : "+r"(b))
@@ -33,7 +33,7 @@ static inline void *hak_bin_pop(unsigned cls)
         b->head = hak_link_get(p);
         b->room++;
 #if HAK_HAS_STATS
-        hak_counter_add(&b->allocs, 1);
+        hak_counter_bump(&b->allocs);
 #endif
     }
     return p;
@@ -63,12 +63,14 @@ static inline void *hak_alloc_fast(size_t n)
 static inline int hak_bin_push(unsigned cls, void *p)
 {
     hak_bin_t *b = &hak_thread->bins[cls];
-    HAK_BIN_IN_REG(b);
+#if HAK_BIN_COUNTS_FREES
+    HAK_BIN_IN_REG(b);          /* otherwise there is no counter here, and the push is shorter without */
+#endif
     if (HAK_LIKELY(b->room != 0)) {
         hak_link_set(p, b->head);
         b->head = p;
         b->room--;
-#if HAK_HAS_STATS
+#if HAK_BIN_COUNTS_FREES
         hak_counter_add(&b->frees, 1);
 #endif
         return 1;

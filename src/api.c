@@ -60,6 +60,7 @@ static void *alloc_class(unsigned cls, size_t n)
         p = hak_heap_refill(t->heap, b, cls, want);
         if (!p)
             return NULL;
+        hak_bin_moved(b, hak_bin_count(b) + 1);   /* the blocks the refill put in the bin, and p */
         if (hak_class_tier(cls) == HAK_TIER_TINY)
             hak_log_tiny("refill class %u (%u B): %u blocks for thread heap %p", cls, hak_class_size[cls],
                          want + 1, (void *)t->heap);
@@ -68,7 +69,7 @@ static void *alloc_class(unsigned cls, size_t n)
 #endif
     }
 #if HAK_HAS_STATS
-    hak_counter_add(&b->allocs, 1);
+    hak_counter_bump(&b->allocs);
 #endif
     return p;
 }
@@ -150,6 +151,7 @@ static void bin_flush(hak_heap_t *h, hak_bin_t *b, uint32_t k)
     b->head = hak_link_get(p);
     hak_link_set(p, NULL);
     b->room += k;
+    hak_bin_moved(b, -(int64_t)k);
     hak_counter_add(&h->st.flushes, 1);
     if (h->tls && hak_class_tier((unsigned)(b - h->tls->bins)) == HAK_TIER_TINY)
         hak_log_tiny("flush class %u: %u blocks back to their slabs", (unsigned)(b - h->tls->bins), k);
@@ -187,10 +189,11 @@ static void free_block(void *p, hak_superslab_t *ss, unsigned cls)
         return;
     }
     hak_bin_t *b = &t->bins[cls];
-#if HAK_HAS_STATS
+#if HAK_BIN_COUNTS_FREES
     hak_counter_add(&b->frees, 1);
 #endif
     if (b->cap == 0) {
+        hak_bin_moved(b, -1);
         hak_heap_return(t->heap, p, ss);
         return;
     }
