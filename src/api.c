@@ -34,14 +34,17 @@ static void *alloc_class_shared(unsigned cls)
 
 static void *alloc_large(size_t n)
 {
-    if (!hak_tune.tier_on[HAK_TIER_LARGE])
+    if (!hak_tune.tier_on[HAK_TIER_LARGE]) {
+        hak_stats_poll();
         return hak_sys_malloc(n);
+    }
     return hak_large_alloc(n, 0);
 }
 
 /* A block of class cls (n bytes asked for): the thread's bin, refilled from its heap when empty. */
 static void *alloc_class(unsigned cls, size_t n)
 {
+    hak_stats_poll();
     if (!hak_tune.tier_on[hak_class_tier(cls)])
         return hak_sys_malloc(n);
     hak_tls_t *t = hak_thread;
@@ -107,10 +110,6 @@ static HAK_COLD void *alloc_checked(size_t n)
 HAK_NOINLINE void *hak_alloc_slow(size_t n)
 {
     hak_ensure_init();
-#if HAK_HAS_STATS
-    if (HAK_UNLIKELY(atomic_load_explicit(&hak_stats_pending, memory_order_relaxed)))
-        hak_stats_start_thread();           /* HAKMEM_STATS_INTERVAL_SEC: started lazily, here */
-#endif
     if (HAK_UNLIKELY(hak_tune.checked))
         return alloc_checked(n);
     if (n > HAK_SMALL_MAX)
@@ -121,10 +120,6 @@ HAK_NOINLINE void *hak_alloc_slow(size_t n)
 HAK_NOINLINE void *hak_alloc_class_slow(unsigned cls, size_t n)
 {
     hak_ensure_init();
-#if HAK_HAS_STATS
-    if (HAK_UNLIKELY(atomic_load_explicit(&hak_stats_pending, memory_order_relaxed)))
-        hak_stats_start_thread();
-#endif
     if (HAK_UNLIKELY(hak_tune.checked))
         return alloc_checked_class(cls, n);
     return alloc_class(cls, n);

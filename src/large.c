@@ -13,6 +13,7 @@
 #include "init.h"
 #include "os.h"
 #include "stash.h"
+#include "stats.h"
 #include "thp.h"
 #include "tuning.h"
 
@@ -115,6 +116,15 @@ static size_t round_page(size_t n)
  * inaccessible for a while when freed. */
 #define LARGE_GUARDED (HAK_FEATURE_GUARD_PAGES || HAK_FEATURE_QUARANTINE)
 
+#if HAK_FEATURE_BIGCACHE && !LARGE_GUARDED
+/* A freed block that may serve n bytes: the thread's last one (no lock), else one from the BigCache. */
+static inline __attribute__((always_inline)) void *reuse(hak_tls_t *t, size_t n, size_t *got, int *zeroed)
+{
+    void *p = t ? hak_stash_take(t->heap, n, got) : NULL;
+    return p ? p : hak_bigcache_get(n, got, zeroed);
+}
+#endif
+
 /* A block for n bytes: from the thread's stash or the BigCache when one fits, else a fresh mapping
  * (*zeroed = 1: reads as zero). guarded (hardened): from guard.c, never from the BigCache. */
 static char *obtain(hak_tls_t *t, size_t n, size_t align, size_t *map_out, int *zeroed, int *guarded)
@@ -124,21 +134,21 @@ static char *obtain(hak_tls_t *t, size_t n, size_t align, size_t *map_out, int *
     *guarded = 0;
 #if LARGE_GUARDED
     size_t map;
+    hak_stats_poll();
     char *base = hak_guard_large_take(round_page(n ? n : 1), a, &map, zeroed, guarded);
 #else
 #if HAK_FEATURE_BIGCACHE
     if (align <= HAK_PAGE) {
         size_t got;
+        void *p;
 #if HAK_FEATURE_MEM_LEARN || HAK_FEATURE_ELO
-        int strategy = hak_bigcache_strategy();
-#endif
-        void *p = t ? hak_stash_take(t->heap, n ? n : 1, &got) : NULL;   /* its last freed block: no lock */
-        if (!p)
-            p = hak_bigcache_get(n ? n : 1, &got, zeroed);
-#if HAK_FEATURE_MEM_LEARN || HAK_FEATURE_ELO
-        if (hak_tune.learn_large)         /* W_MAX trials, ELO */
+        if (HAK_UNLIKELY(hak_tune.learn_large)) {     /* W_MAX trials, ELO */
+            int strategy = hak_bigcache_strategy();
+            p = reuse(t, n ? n : 1, &got, zeroed);
             hak_learn_large_event(n, p ? got : 0, p != NULL, p && *zeroed, strategy);
+        } else
 #endif
+            p = reuse(t, n ? n : 1, &got, zeroed);
         if (p) {
             *map_out = got;
             return p;
@@ -148,6 +158,7 @@ static char *obtain(hak_tls_t *t, size_t n, size_t align, size_t *map_out, int *
 #else
     size_t map = round_page(n ? n : 1);
 #endif
+    hak_stats_poll();
     size_t ta = hak_thp_large_align(map);
     if (ta > a)
         a = ta;
