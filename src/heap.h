@@ -40,7 +40,7 @@ static inline uint32_t hak_bin_count(const hak_bin_t *b)
 static inline void hak_bin_moved(hak_bin_t *b, int64_t n)
 {
 #if HAK_HAS_STATS && !HAK_BIN_COUNTS_FREES
-    hak_counter_add(&b->moved, (uint64_t)n);
+    hak_counter_add_owned(&b->moved, (uint64_t)n);
 #else
     (void)b, (void)n;
 #endif
