@@ -68,7 +68,7 @@ static void *alloc_class(unsigned cls, size_t n)
             hak_log_tiny("refill class %u (%u B): %u blocks for thread heap %p", cls, hak_class_size[cls],
                          want + 1, (void *)t->heap);
 #if HAK_HAS_STATS
-        hak_counter_add(&t->heap->cls_refills[cls], 1);
+        hak_counter_add_owned(&t->heap->cls_refills[cls], 1);
 #endif
     }
 #if HAK_HAS_STATS
@@ -137,8 +137,8 @@ static void *alloc_in_class(unsigned cls, size_t n)
 #endif
 }
 
-/* Hand the first `k` blocks of a full bin back to their slabs. */
-static void bin_flush(hak_heap_t *h, hak_bin_t *b, uint32_t k)
+/* Hand the first `k` blocks of bin b (class cls) of the calling thread back to their slabs (h: its heap). */
+static void bin_flush(hak_heap_t *h, hak_bin_t *b, unsigned cls, uint32_t k)
 {
     void *head = b->head, *p = head;
     for (uint32_t i = 1; i < k; i++)
@@ -147,14 +147,13 @@ static void bin_flush(hak_heap_t *h, hak_bin_t *b, uint32_t k)
     hak_link_set(p, NULL);
     b->room += k;
     hak_bin_moved(b, -(int64_t)k);
-    hak_counter_add(&h->st.flushes, 1);
-    if (h->tls && hak_class_tier((unsigned)(b - h->tls->bins)) == HAK_TIER_TINY)
-        hak_log_tiny("flush class %u: %u blocks back to their slabs", (unsigned)(b - h->tls->bins), k);
+    hak_counter_add_owned(&h->st.flushes, 1);
+    hak_counter_add_owned(&h->st.flush_blocks, k);
 #if HAK_HAS_STATS
-    if (h->tls)
-        hak_counter_add(&h->cls_flushes[b - h->tls->bins], 1);
+    hak_counter_add_owned(&h->cls_flushes[cls], 1);
 #endif
-    hak_counter_add(&h->st.flush_blocks, k);
+    if (hak_class_tier(cls) == HAK_TIER_TINY)
+        hak_log_tiny("flush class %u: %u blocks back to their slabs", cls, k);
     hak_heap_return_list(h, head, k);
 }
 
@@ -201,7 +200,7 @@ static void free_block(void *p, hak_superslab_t *ss, unsigned cls)
         hak_learn_on_overflow(t, b, cls); /* may grow the bin: then there is room and no flush */
         if (b->room == 0)
 #endif
-            bin_flush(t->heap, b, hak_bin_count(b) - b->cap / 2);
+            bin_flush(t->heap, b, cls, hak_bin_count(b) - b->cap / 2);
     }
     hak_link_set(p, b->head);
     b->head = p;
@@ -499,7 +498,7 @@ HAK_EXPORT int hak_malloc_trim(size_t pad)
 #endif
         for (unsigned c = 0; c < HAK_NCLASS; c++)
             if (hak_bin_count(&t->bins[c]))
-                bin_flush(t->heap, &t->bins[c], hak_bin_count(&t->bins[c]));
+                bin_flush(t->heap, &t->bins[c], c, hak_bin_count(&t->bins[c]));
         released += hak_heap_trim(t->heap);
     }
     released += hak_ss_cache_trim(0);
