@@ -63,7 +63,7 @@ static void *alloc_class(unsigned cls, size_t n)
         p = hak_heap_refill(t->heap, b, cls, want);
         if (!p)
             return NULL;
-        hak_bin_moved(b, hak_bin_count(b) + 1);   /* the blocks the refill put in the bin, and p */
+        hak_bin_moved_in(b, hak_bin_count(b) + 1);   /* the blocks the refill put in the bin, and p */
         if (hak_class_tier(cls) == HAK_TIER_TINY)
             hak_log_tiny("refill class %u (%u B): %u blocks for thread heap %p", cls, hak_class_size[cls],
                          want + 1, (void *)t->heap);
@@ -138,7 +138,7 @@ static void *alloc_in_class(unsigned cls, size_t n)
 }
 
 /* Hand the first `k` blocks of bin b (class cls) of the calling thread back to their slabs (h: its heap). */
-static void bin_flush(hak_heap_t *h, hak_bin_t *b, unsigned cls, uint32_t k)
+static HAK_NOINLINE void bin_flush(hak_heap_t *h, hak_bin_t *b, uint32_t k, unsigned cls)
 {
     void *head = b->head, *p = head;
     for (uint32_t i = 1; i < k; i++)
@@ -146,7 +146,7 @@ static void bin_flush(hak_heap_t *h, hak_bin_t *b, unsigned cls, uint32_t k)
     b->head = hak_link_get(p);
     hak_link_set(p, NULL);
     b->room += k;
-    hak_bin_moved(b, -(int64_t)k);
+    hak_bin_moved_out(b, k);
     hak_counter_add_owned(&h->st.flushes, 1);
     hak_counter_add_owned(&h->st.flush_blocks, k);
 #if HAK_HAS_STATS
@@ -187,7 +187,7 @@ static void free_block(void *p, hak_superslab_t *ss, unsigned cls)
     hak_counter_add(&b->frees, 1);
 #endif
     if (b->cap == 0) {
-        hak_bin_moved(b, -1);
+        hak_bin_moved_out(b, 1);
         hak_heap_return(t->heap, p, ss);
         return;
     }
@@ -200,7 +200,7 @@ static void free_block(void *p, hak_superslab_t *ss, unsigned cls)
         hak_learn_on_overflow(t, b, cls); /* may grow the bin: then there is room and no flush */
         if (b->room == 0)
 #endif
-            bin_flush(t->heap, b, cls, hak_bin_count(b) - b->cap / 2);
+            bin_flush(t->heap, b, hak_bin_count(b) - b->cap / 2, cls);
     }
     hak_link_set(p, b->head);
     b->head = p;
@@ -498,7 +498,7 @@ HAK_EXPORT int hak_malloc_trim(size_t pad)
 #endif
         for (unsigned c = 0; c < HAK_NCLASS; c++)
             if (hak_bin_count(&t->bins[c]))
-                bin_flush(t->heap, &t->bins[c], c, hak_bin_count(&t->bins[c]));
+                bin_flush(t->heap, &t->bins[c], hak_bin_count(&t->bins[c]), c);
         released += hak_heap_trim(t->heap);
     }
     released += hak_ss_cache_trim(0);

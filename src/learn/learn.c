@@ -78,7 +78,7 @@ void hak_learn_bin_set_cap(hak_tls_t *t, hak_bin_t *b, uint32_t new_cap)
             p = hak_link_get(p);
         b->head = hak_link_get(p);
         hak_link_set(p, NULL);
-        hak_bin_moved(b, -(int64_t)k);
+        hak_bin_moved_out(b, k);
         hak_counter_add(&t->heap->st.flushes, 1);
         hak_counter_add(&t->heap->st.flush_blocks, k);
         hak_heap_return_list(t->heap, head, k);
