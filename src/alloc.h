@@ -6,7 +6,7 @@
 #include "hardened/links.h"
 #include "hardened/hardened.h"
 
-/* With stats, GCC otherwise rebuilds the bin's TLS address for the counter's atomic access; an empty
+/* With stats, GCC otherwise rebuilds the bin's TLS address for the counter's access; an empty
  * asm makes it reuse the pointer it has (no instruction, no change to what is read or written). */
 #if HAK_HAS_STATS
 #define HAK_BIN_IN_REG(b) __asm__("" : "+r"(b))
@@ -18,6 +18,8 @@ void *hak_alloc_slow(size_t n);
 /* A block of class cls for a request of n bytes when the bin is empty (the hardened path's refill). */
 void *hak_alloc_class_slow(unsigned cls, size_t n);
 void  hak_free_slow(void *p);
+/* hak_free_slow for a pointer the byte map puts outside every SuperSlab (large, system, NULL, foreign). */
+void  hak_free_other(void *p);
 /* hak_free_slow after, under integrity checks, verifying that n is the size the block was asked for. */
 void  hak_free_sized_slow(void *p, size_t n);
 
@@ -31,7 +33,7 @@ static inline void *hak_bin_pop(unsigned cls)
         b->head = hak_link_get(p);
         b->room++;
 #if HAK_HAS_STATS
-        hak_counter_add(&b->allocs, 1);
+        hak_counter_bump(&b->allocs);
 #endif
     }
     return p;
@@ -61,12 +63,14 @@ static inline void *hak_alloc_fast(size_t n)
 static inline int hak_bin_push(unsigned cls, void *p)
 {
     hak_bin_t *b = &hak_thread->bins[cls];
-    HAK_BIN_IN_REG(b);
+#if HAK_BIN_COUNTS_FREES
+    HAK_BIN_IN_REG(b);          /* otherwise there is no counter here, and the push is shorter without */
+#endif
     if (HAK_LIKELY(b->room != 0)) {
         hak_link_set(p, b->head);
         b->head = p;
         b->room--;
-#if HAK_HAS_STATS
+#if HAK_BIN_COUNTS_FREES
         hak_counter_add(&b->frees, 1);
 #endif
         return 1;
@@ -83,8 +87,11 @@ static inline unsigned hak_block_class(const void *p)
 /* free of a block with no hardened checks: the bin push, or the slow path. */
 static inline void hak_free_raw(void *p)
 {
-    if (HAK_LIKELY(hak_ss_contains(p)) &&      /* false for NULL, foreign and large pointers */
-        HAK_LIKELY(hak_bin_push(hak_block_class(p), p)))
+    if (HAK_UNLIKELY(!hak_ss_contains(p))) {   /* NULL, foreign and large pointers */
+        hak_free_other(p);
+        return;
+    }
+    if (HAK_LIKELY(hak_bin_push(hak_block_class(p), p)))
         return;
     hak_free_slow(p);
 }

@@ -34,14 +34,17 @@ static void *alloc_class_shared(unsigned cls)
 
 static void *alloc_large(size_t n)
 {
-    if (!hak_tune.tier_on[HAK_TIER_LARGE])
+    if (!hak_tune.tier_on[HAK_TIER_LARGE]) {
+        hak_stats_poll();
         return hak_sys_malloc(n);
+    }
     return hak_large_alloc(n, 0);
 }
 
 /* A block of class cls (n bytes asked for): the thread's bin, refilled from its heap when empty. */
 static void *alloc_class(unsigned cls, size_t n)
 {
+    hak_stats_poll();
     if (!hak_tune.tier_on[hak_class_tier(cls)])
         return hak_sys_malloc(n);
     hak_tls_t *t = hak_thread;
@@ -60,15 +63,16 @@ static void *alloc_class(unsigned cls, size_t n)
         p = hak_heap_refill(t->heap, b, cls, want);
         if (!p)
             return NULL;
+        hak_bin_moved_in(b, hak_bin_count(b) + 1);   /* the blocks the refill put in the bin, and p */
         if (hak_class_tier(cls) == HAK_TIER_TINY)
             hak_log_tiny("refill class %u (%u B): %u blocks for thread heap %p", cls, hak_class_size[cls],
                          want + 1, (void *)t->heap);
 #if HAK_HAS_STATS
-        hak_counter_add(&t->heap->cls_refills[cls], 1);
+        hak_counter_add_owned(&t->heap->cls_refills[cls], 1);
 #endif
     }
 #if HAK_HAS_STATS
-    hak_counter_add(&b->allocs, 1);
+    hak_counter_bump(&b->allocs);
 #endif
     return p;
 }
@@ -106,10 +110,6 @@ static HAK_COLD void *alloc_checked(size_t n)
 HAK_NOINLINE void *hak_alloc_slow(size_t n)
 {
     hak_ensure_init();
-#if HAK_HAS_STATS
-    if (HAK_UNLIKELY(atomic_load_explicit(&hak_stats_pending, memory_order_relaxed)))
-        hak_stats_start_thread();           /* HAKMEM_STATS_INTERVAL_SEC: started lazily, here */
-#endif
     if (HAK_UNLIKELY(hak_tune.checked))
         return alloc_checked(n);
     if (n > HAK_SMALL_MAX)
@@ -120,10 +120,6 @@ HAK_NOINLINE void *hak_alloc_slow(size_t n)
 HAK_NOINLINE void *hak_alloc_class_slow(unsigned cls, size_t n)
 {
     hak_ensure_init();
-#if HAK_HAS_STATS
-    if (HAK_UNLIKELY(atomic_load_explicit(&hak_stats_pending, memory_order_relaxed)))
-        hak_stats_start_thread();
-#endif
     if (HAK_UNLIKELY(hak_tune.checked))
         return alloc_checked_class(cls, n);
     return alloc_class(cls, n);
@@ -141,8 +137,8 @@ static void *alloc_in_class(unsigned cls, size_t n)
 #endif
 }
 
-/* Hand the first `k` blocks of a full bin back to their slabs. */
-static void bin_flush(hak_heap_t *h, hak_bin_t *b, uint32_t k)
+/* Hand the first `k` blocks of bin b (class cls) of the calling thread back to their slabs (h: its heap). */
+static HAK_NOINLINE void bin_flush(hak_heap_t *h, hak_bin_t *b, uint32_t k, unsigned cls)
 {
     void *head = b->head, *p = head;
     for (uint32_t i = 1; i < k; i++)
@@ -150,14 +146,14 @@ static void bin_flush(hak_heap_t *h, hak_bin_t *b, uint32_t k)
     b->head = hak_link_get(p);
     hak_link_set(p, NULL);
     b->room += k;
-    hak_counter_add(&h->st.flushes, 1);
-    if (h->tls && hak_class_tier((unsigned)(b - h->tls->bins)) == HAK_TIER_TINY)
-        hak_log_tiny("flush class %u: %u blocks back to their slabs", (unsigned)(b - h->tls->bins), k);
+    hak_bin_moved_out(b, k);
+    hak_counter_add_owned(&h->st.flushes, 1);
+    hak_counter_add_owned(&h->st.flush_blocks, k);
 #if HAK_HAS_STATS
-    if (h->tls)
-        hak_counter_add(&h->cls_flushes[b - h->tls->bins], 1);
+    hak_counter_add_owned(&h->cls_flushes[cls], 1);
 #endif
-    hak_counter_add(&h->st.flush_blocks, k);
+    if (hak_class_tier(cls) == HAK_TIER_TINY)
+        hak_log_tiny("flush class %u: %u blocks back to their slabs", cls, k);
     hak_heap_return_list(h, head, k);
 }
 
@@ -187,10 +183,11 @@ static void free_block(void *p, hak_superslab_t *ss, unsigned cls)
         return;
     }
     hak_bin_t *b = &t->bins[cls];
-#if HAK_HAS_STATS
+#if HAK_BIN_COUNTS_FREES
     hak_counter_add(&b->frees, 1);
 #endif
     if (b->cap == 0) {
+        hak_bin_moved_out(b, 1);
         hak_heap_return(t->heap, p, ss);
         return;
     }
@@ -203,11 +200,30 @@ static void free_block(void *p, hak_superslab_t *ss, unsigned cls)
         hak_learn_on_overflow(t, b, cls); /* may grow the bin: then there is room and no flush */
         if (b->room == 0)
 #endif
-            bin_flush(t->heap, b, hak_bin_count(b) - b->cap / 2);
+            bin_flush(t->heap, b, hak_bin_count(b) - b->cap / 2, cls);
     }
     hak_link_set(p, b->head);
     b->head = p;
     b->room--;
+}
+
+/* A block outside every SuperSlab: large, the system allocator's, or not ours. */
+static void free_outside(void *p)
+{
+    if (hak_large_free(p))
+        return;
+    if (hak_sys_used())
+        hak_sys_free(p);
+    else
+        hak_report_invalid("free()", p);
+}
+
+HAK_NOINLINE void hak_free_other(void *p)
+{
+    if (!p)
+        return;
+    HAK_TRACE_RECORD(HAK_TR_FREE, p, 0, 0);
+    free_outside(p);
 }
 
 HAK_NOINLINE void hak_free_slow(void *p)
@@ -217,12 +233,7 @@ HAK_NOINLINE void hak_free_slow(void *p)
     HAK_TRACE_RECORD(HAK_TR_FREE, p, 0, 0);
     hak_superslab_t *ss = hak_ss_lookup(p);
     if (!ss) {
-        if (hak_large_free(p))
-            return;
-        if (hak_sys_used())
-            hak_sys_free(p);
-        else
-            hak_report_invalid("free()", p);
+        free_outside(p);
         return;
     }
     unsigned cls = ss->unit_class[hak_ss_unit(p)];
@@ -487,7 +498,7 @@ HAK_EXPORT int hak_malloc_trim(size_t pad)
 #endif
         for (unsigned c = 0; c < HAK_NCLASS; c++)
             if (hak_bin_count(&t->bins[c]))
-                bin_flush(t->heap, &t->bins[c], hak_bin_count(&t->bins[c]));
+                bin_flush(t->heap, &t->bins[c], hak_bin_count(&t->bins[c]), c);
         released += hak_heap_trim(t->heap);
     }
     released += hak_ss_cache_trim(0);

@@ -361,6 +361,7 @@ static void storm_shrink(hak_heap_t *h, unsigned busy)
             b->head = NULL;
             b->cap = 1;             /* not 0: a free may be about to push into this bin */
             b->room = 1;
+            hak_bin_moved_out(b, held);
             if (held) {
                 hak_counter_add(&h->st.flushes, 1);
                 hak_counter_add(&h->st.flush_blocks, held);

@@ -10,13 +10,25 @@
 
 #include <pthread.h>
 
+/* Statistics count a bin's frees one by one only under TSan. Elsewhere the free fast path counts
+ * nothing: every free the bin takes is a push, and pushes = allocations + blocks held + blocks the
+ * slow paths moved out (flushes; a free past the bin counts as a push moved out) - blocks they moved
+ * in (refills).
+ * TSan would call a reader's load of the owner's occupancy a race. */
+#define HAK_BIN_COUNTS_FREES (HAK_HAS_STATS && HAK_SANITIZER_THREAD)
+
 /* One bin of the thread cache: a singly linked list threaded through the free blocks. */
 typedef struct hak_bin {
     void *head;
     uint32_t room;                 /* free slots: cap minus blocks held; 0 sends frees to the slow path */
     uint32_t cap;                  /* 0 sends every request of this class to the slow path */
 #if HAK_HAS_STATS
-    hak_counter_t allocs, frees;   /* served by this bin (fast and slow paths) */
+    hak_counter_t allocs;          /* served by this bin (fast and slow paths) */
+#if HAK_BIN_COUNTS_FREES
+    hak_counter_t frees;           /* taken by this bin (fast and slow paths) */
+#else
+    hak_counter_t moved_out;       /* blocks out minus blocks in other than by a pop or a push, mod 2^64 */
+#endif
 #endif
 } hak_bin_t;
 
@@ -24,6 +36,37 @@ static inline uint32_t hak_bin_count(const hak_bin_t *b)
 {
     return b->cap - b->room;
 }
+
+/* The slow paths moved n blocks out of bin b (flushes, the most frequent), or a free went past it (1). */
+static inline void hak_bin_moved_out(hak_bin_t *b, uint64_t n)
+{
+#if HAK_HAS_STATS && !HAK_BIN_COUNTS_FREES
+    hak_counter_add_owned(&b->moved_out, n);
+#else
+    (void)b, (void)n;
+#endif
+}
+
+/* The slow paths moved n blocks into bin b (a refill). */
+static inline void hak_bin_moved_in(hak_bin_t *b, uint64_t n)
+{
+    hak_bin_moved_out(b, -n);
+}
+
+#if HAK_HAS_STATS
+/* The frees bin b has taken; any thread may ask (the owner's occupancy is read relaxed: a live
+ * thread's count may be a block or two behind). */
+static inline uint64_t hak_bin_frees(const hak_bin_t *b)
+{
+#if HAK_BIN_COUNTS_FREES
+    return hak_counter_get(&b->frees);
+#else
+    uint32_t held = __atomic_load_n(&b->cap, __ATOMIC_RELAXED) - __atomic_load_n(&b->room, __ATOMIC_RELAXED);
+    int64_t f = (int64_t)(hak_counter_get(&b->allocs) + held + hak_counter_get(&b->moved_out));
+    return f > 0 ? (uint64_t)f : 0;
+#endif
+}
+#endif
 
 enum hak_tls_state { HAK_TLS_FRESH, HAK_TLS_ACTIVE, HAK_TLS_DEAD };
 

@@ -9,6 +9,7 @@
 #include "heap.h"
 #include "hardened/hardened.h"
 #include "integrity.h"
+#include "learn/learn.h"
 #include "large.h"
 #include "log.h"
 #include "os.h"
@@ -131,6 +132,9 @@ void hak_tuning_init(void)
         hak_tune.refill[c] = clamp_u32(hak_cfg.pool_refill_batch * (16LL << 10) / hak_class_size[c], 1,
                                        hak_tune.cap[c]);
     }
+#endif
+#if HAK_FEATURE_MEM_LEARN || HAK_FEATURE_ELO
+    hak_tune.learn_large = hak_learn_large_wanted();
 #endif
     /* Memory return: decay policy, THP, the large-block cache and the SuperSlab life cycle. */
     hak_decay_configure();

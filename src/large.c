@@ -13,7 +13,9 @@
 #include "init.h"
 #include "os.h"
 #include "stash.h"
+#include "stats.h"
 #include "thp.h"
+#include "tuning.h"
 
 #include <errno.h>
 #include <string.h>
@@ -44,18 +46,32 @@ static size_t entry_map(size_t v) { return v & ~((size_t)HAK_PAGE - 1); }
 static unsigned entry_owner(size_t v) { return (unsigned)(v & LM_OWNER_MASK); }
 static int entry_guarded(size_t v) { return (v & LM_GUARDED) != 0; }
 
-/* The allocating thread's heap id; a thread whose first request is a large block gets its heap here. */
-static unsigned owner_id(void)
+/* The calling thread's cache, fetched once per operation; a thread whose first request is a large
+ * block gets its heap here. NULL when it has none (exiting, or start-up not finished). */
+static inline hak_tls_t *attached(void)
 {
-    const hak_tls_t *t = hak_thread;
-    if (HAK_UNLIKELY(t->state == HAK_TLS_FRESH) && !(t = hak_thread_attach()))
-        return 0;
-    return t->heap_id;
+    hak_tls_t *t = hak_thread;
+    if (HAK_LIKELY(t->state == HAK_TLS_ACTIVE))
+        return t;
+    return t->state == HAK_TLS_FRESH ? hak_thread_attach() : NULL;
+}
+
+/* A new leaf for slot (another thread may install one first), or NULL when it cannot be mapped. */
+HAK_COLD static _Atomic size_t *leaf_create(_Atomic(_Atomic size_t *) *slot)
+{
+    _Atomic size_t *leaf = NULL, *fresh = hak_os_map(LM_LEAF_BYTES);
+    if (!fresh)
+        return NULL;
+    if (atomic_compare_exchange_strong_explicit(slot, &leaf, fresh, memory_order_acq_rel, memory_order_acquire))
+        return fresh;
+    hak_os_unmap(fresh, LM_LEAF_BYTES);   /* another thread installed one first */
+    return leaf;
 }
 
 /* The entry of the block starting at p, or NULL (p not page-aligned, outside the map, or no leaf
- * there and create == 0; or the leaf could not be mapped). */
-static _Atomic size_t *entry(uintptr_t p, int create)
+ * there and create == 0; or the leaf could not be mapped). Inline: every large malloc and free
+ * looks one up. */
+static inline __attribute__((always_inline)) _Atomic size_t *entry(uintptr_t p, int create)
 {
     uintptr_t page = p >> LM_PAGE_SHIFT;
     if ((p & (HAK_PAGE - 1)) || (page >> LM_LEAF_BITS) >= ((uintptr_t)1 << LM_ROOT_BITS))
@@ -63,16 +79,8 @@ static _Atomic size_t *entry(uintptr_t p, int create)
     _Atomic(_Atomic size_t *) *slot = &lm_root[page >> LM_LEAF_BITS];
     _Atomic size_t *leaf = atomic_load_explicit(slot, memory_order_acquire);
     if (HAK_UNLIKELY(!leaf)) {
-        if (!create)
+        if (!create || !(leaf = leaf_create(slot)))
             return NULL;
-        _Atomic size_t *fresh = hak_os_map(LM_LEAF_BYTES);
-        if (!fresh)
-            return NULL;
-        if (atomic_compare_exchange_strong_explicit(slot, &leaf, fresh, memory_order_acq_rel,
-                                                    memory_order_acquire))
-            leaf = fresh;
-        else
-            hak_os_unmap(fresh, LM_LEAF_BYTES);   /* another thread installed one first */
     }
     return &leaf[page & (((uintptr_t)1 << LM_LEAF_BITS) - 1)];
 }
@@ -85,11 +93,11 @@ HAK_COLD static void count_shared(int sign, uint64_t bytes)
     atomic_fetch_add_explicit(&in_use, bytes, memory_order_relaxed);
 }
 
-/* sign: +1 a new block, -1 a freed one, 0 a resized one; bytes: the change in mapped bytes, mod 2^64. */
-static inline __attribute__((always_inline)) void count_live(int sign, uint64_t bytes)
+/* sign: +1 a new block, -1 a freed one, 0 a resized one; bytes: the change in mapped bytes, mod 2^64;
+ * t: the calling thread's cache, NULL when it has none. */
+static inline __attribute__((always_inline)) void count_live(hak_tls_t *t, int sign, uint64_t bytes)
 {
-    hak_tls_t *t = hak_thread;
-    if (HAK_UNLIKELY(t->state != HAK_TLS_ACTIVE)) {
+    if (HAK_UNLIKELY(!t)) {
         count_shared(sign, bytes);
         return;
     }
@@ -108,29 +116,44 @@ static size_t round_page(size_t n)
  * inaccessible for a while when freed. */
 #define LARGE_GUARDED (HAK_FEATURE_GUARD_PAGES || HAK_FEATURE_QUARANTINE)
 
-/* A block for n bytes: from the BigCache when one fits, else a fresh mapping (*zeroed = 1: reads as zero).
- * guarded (hardened): from guard.c, never from the BigCache. */
-static char *obtain(size_t n, size_t align, size_t *map_out, int *zeroed, int *guarded)
+#if HAK_FEATURE_BIGCACHE && !LARGE_GUARDED
+/* A freed block that may serve n bytes: the thread's last one (no lock), else one from the BigCache. */
+static inline __attribute__((always_inline)) void *reuse(hak_tls_t *t, size_t n, size_t *got, int *zeroed)
 {
+    void *p = t ? hak_stash_take(t->heap, n, got) : NULL;
+    return p ? p : hak_bigcache_get(n, got, zeroed);
+}
+#endif
+
+/* A block for n bytes: from the thread's stash or the BigCache when one fits, else a fresh mapping
+ * (*zeroed = 1: reads as zero). guarded (hardened): from guard.c, never from the BigCache. */
+static char *obtain(hak_tls_t *t, size_t n, size_t align, size_t *map_out, int *zeroed, int *guarded)
+{
+    (void)t;
     size_t a = align < HAK_PAGE ? HAK_PAGE : align;
     *guarded = 0;
 #if LARGE_GUARDED
     size_t map;
+    hak_stats_poll();
     char *base = hak_guard_large_take(round_page(n ? n : 1), a, &map, zeroed, guarded);
 #else
 #if HAK_FEATURE_BIGCACHE
     if (align <= HAK_PAGE) {
         size_t got;
-        void *p = hak_stash_take(n ? n : 1, &got);      /* this thread's last freed block: no lock */
-        if (!p) {
-#if HAK_FEATURE_ELO
-            hak_learn_large_preview(n ? n : 1);          /* ELO trials, on what each strategy would serve */
-#endif
-            p = hak_bigcache_get(n ? n : 1, &got, zeroed);
-        }
+        void *p;
 #if HAK_FEATURE_MEM_LEARN || HAK_FEATURE_ELO
-        hak_learn_large_event(n, p ? got : 0, p != NULL);   /* W_MAX trials, ELO plays */
+        if (HAK_UNLIKELY(hak_tune.learn_large)) {     /* W_MAX trials, ELO */
+            p = t ? hak_stash_take(t->heap, n ? n : 1, &got) : NULL;    /* this thread's last freed block */
+            if (!p) {
+#if HAK_FEATURE_ELO
+                hak_learn_large_preview(n ? n : 1);    /* ELO trials, on what each strategy would serve */
 #endif
+                p = hak_bigcache_get(n ? n : 1, &got, zeroed);
+            }
+            hak_learn_large_event(n, p ? got : 0, p != NULL);
+        } else
+#endif
+            p = reuse(t, n ? n : 1, &got, zeroed);
         if (p) {
             *map_out = got;
             return p;
@@ -140,6 +163,7 @@ static char *obtain(size_t n, size_t align, size_t *map_out, int *zeroed, int *g
 #else
     size_t map = round_page(n ? n : 1);
 #endif
+    hak_stats_poll();
     size_t ta = hak_thp_large_align(map);
     if (ta > a)
         a = ta;
@@ -154,8 +178,9 @@ static char *obtain(size_t n, size_t align, size_t *map_out, int *zeroed, int *g
     return base;
 }
 
-static void give_back(uintptr_t base, size_t map, unsigned owner, int guarded)
+static inline __attribute__((always_inline)) void give_back(hak_tls_t *t, uintptr_t base, size_t map, unsigned owner, int guarded)
 {
+    (void)t;
 #if LARGE_GUARDED
     (void)owner;
     hak_guard_large_release((void *)base, map, guarded);
@@ -163,8 +188,8 @@ static void give_back(uintptr_t base, size_t map, unsigned owner, int guarded)
     (void)guarded;
 #if HAK_FEATURE_BIGCACHE
     hak_decay_safe_point = 1;     /* no lock held: the decay thread may be started from here */
-    int kept = (owner != hak_thread->heap_id && hak_stash_hand_back(owner, (void *)base, map)) ||
-               hak_stash_put((void *)base, map) || hak_bigcache_put((void *)base, map);
+    int kept = (t && owner != t->heap_id && hak_stash_hand_back(owner, (void *)base, map)) ||
+               (t && hak_stash_put(t->heap, (void *)base, map)) || hak_bigcache_put((void *)base, map);
     hak_decay_safe_point = 0;
     if (kept)
         return;
@@ -182,19 +207,20 @@ static void *large_alloc(size_t n, size_t align, int zero)
     }
     size_t map;
     int zeroed = 0, guarded;
-    char *base = obtain(n, align, &map, &zeroed, &guarded);
+    hak_tls_t *t = attached();
+    char *base = obtain(t, n, align, &map, &zeroed, &guarded);
     if (!base)
         return NULL;
     if (zero && !zeroed)
         memset(base, 0, n);       /* a reused block; fresh or DONTNEED-released pages are zero already */
     _Atomic size_t *e = entry((uintptr_t)base, 1);
     if (HAK_UNLIKELY(!e)) {
-        give_back((uintptr_t)base, map, 0, guarded);
+        give_back(t, (uintptr_t)base, map, 0, guarded);
         errno = ENOMEM;
         return NULL;
     }
-    atomic_store_explicit(e, map | (guarded ? LM_GUARDED : 0) | owner_id(), memory_order_release);
-    count_live(1, map);
+    atomic_store_explicit(e, map | (guarded ? LM_GUARDED : 0) | (t ? t->heap_id : 0), memory_order_release);
+    count_live(t, 1, map);
     return base;
 }
 
@@ -217,8 +243,9 @@ int hak_large_free(void *p)
     size_t v = e ? atomic_exchange_explicit(e, 0, memory_order_acq_rel) : 0;
     if (!v)
         return 0;
-    count_live(-1, -(uint64_t)entry_map(v));
-    give_back((uintptr_t)p, entry_map(v), entry_owner(v), entry_guarded(v));
+    hak_tls_t *t = attached();
+    count_live(t, -1, -(uint64_t)entry_map(v));
+    give_back(t, (uintptr_t)p, entry_map(v), entry_owner(v), entry_guarded(v));
     return 1;
 }
 
@@ -297,7 +324,8 @@ void *hak_large_resize(void *p, size_t n)
         e = de;
     }
     atomic_store_explicit(e, want | entry_owner(v), memory_order_release);
-    count_live(0, want - old);
+    hak_tls_t *t = hak_thread;
+    count_live(t->state == HAK_TLS_ACTIVE ? t : NULL, 0, want - old);
     return q;
 }
 

@@ -9,7 +9,8 @@
 #include "os.h"
 
 static int enabled;
-/* The BigCache's caps (stashes count too); atomics because mallopt may change them at run time. */
+/* The BigCache's caps (stashes count too); atomics because mallopt may change them at run time.
+ * The block cap is 0 while the stash is off, so a put needs one test. */
 static _Atomic size_t max_bytes_, max_block_;
 static size_t cap_bytes(void) { return atomic_load_explicit(&max_bytes_, memory_order_relaxed); }
 static size_t cap_block(void) { return atomic_load_explicit(&max_block_, memory_order_relaxed); }
@@ -33,8 +34,10 @@ static size_t word_size(uintptr_t w) { return ((w >> 47) << 12 | (w & 0xfff)) * 
 void hak_stash_configure(void)
 {
 #if HAK_FEATURE_BIGCACHE
+    size_t bytes, block;
+    hak_bigcache_caps(&bytes, &block);
+    enabled = hak_decay_deferred() && bytes >= HAK_PAGE && block >= HAK_PAGE;
     hak_stash_recap();
-    enabled = hak_decay_deferred() && cap_bytes() >= HAK_PAGE && cap_block() >= HAK_PAGE;
 #endif
 }
 
@@ -44,7 +47,8 @@ void hak_stash_recap(void)
     size_t bytes, block;
     hak_bigcache_caps(&bytes, &block);
     atomic_store_explicit(&max_bytes_, bytes, memory_order_relaxed);
-    atomic_store_explicit(&max_block_, block < MAX_STASHED ? block : MAX_STASHED, memory_order_relaxed);
+    atomic_store_explicit(&max_block_, !enabled ? 0 : block < MAX_STASHED ? block : MAX_STASHED,
+                          memory_order_relaxed);
 #endif
 }
 
@@ -85,7 +89,7 @@ static inline void *take_block(hak_heap_t *h, size_t *size)
     uintptr_t w = atomic_exchange_explicit(&h->stash, 0, memory_order_acquire);
     if (!w)
         return NULL;
-    *size = word_size(w);
+    *size = h->stash_size;      /* the owner's copy of the size packed in w: no decoding */
     atomic_fetch_sub_explicit(&stashed, *size, memory_order_relaxed);
     hak_decay_touch();
     hak_counter_add(&h->st.stash_hits, 1);
@@ -121,12 +125,8 @@ HAK_NOINLINE static void *take_inbound(hak_heap_t *h, size_t n, size_t *size)
     return NULL;
 }
 
-void *hak_stash_take(size_t n, size_t *size)
+void *hak_stash_take(hak_heap_t *h, size_t n, size_t *size)
 {
-    hak_tls_t *t = hak_thread;
-    if (!enabled || t->state != HAK_TLS_ACTIVE)
-        return NULL;
-    hak_heap_t *h = t->heap;
     if (!atomic_load_explicit(&h->stash, memory_order_relaxed))
         return take_inbound(h, n, size);
     uint32_t policy = hak_bigcache_policy_version();
@@ -172,17 +172,13 @@ int hak_stash_hand_back(unsigned owner, void *base, size_t size)
     return 0;
 }
 
-int hak_stash_put(void *base, size_t size)
+int hak_stash_put(hak_heap_t *h, void *base, size_t size)
 {
-    if (!enabled || size > cap_block() || ((uintptr_t)base & ~ADDR_MASK))
-        return 0;
-    hak_tls_t *t = hak_thread;
-    if (t->state != HAK_TLS_ACTIVE && !(t = hak_thread_attach()))
+    if (size > cap_block())
         return 0;
     size_t total = reserve(size);
     if (!total)
         return 0;     /* the stashes alone fill the cap */
-    hak_heap_t *h = t->heap;
     uint32_t policy = hak_bigcache_policy_version();
     if (HAK_UNLIKELY(size != h->stash_size || policy != h->stash_policy))   /* same size: same range */
         set_range(h, size, policy);

@@ -25,11 +25,13 @@ void   hak_stash_configure(void);                  /* from hak_tuning_init, afte
 /* Take the BigCache's caps again after they changed at run time (mallopt); a stash that was off
  * at start-up stays off. */
 void   hak_stash_recap(void);
-/* This thread's stashed block when it may serve n bytes (the BigCache's W_MAX rule), else NULL. */
-void  *hak_stash_take(size_t n, size_t *size);
-/* Keep a freed block [base, base + size): 1 when kept. The block it displaces goes to the BigCache.
- * Call with no allocator lock held (it may kick the decay thread). */
-int    hak_stash_put(void *base, size_t size);
+/* The calling thread's stashed block (h: its heap) when it may serve n bytes (the BigCache's W_MAX
+ * rule), else NULL. */
+void  *hak_stash_take(struct hak_heap *h, size_t n, size_t *size);
+/* Keep a freed block [base, base + size) in the calling thread's stash (h: its heap): 1 when kept.
+ * base is a large block's start (page-aligned, below 2^47). The block it displaces goes to the
+ * BigCache. Call with no allocator lock held (it may kick the decay thread). */
+int    hak_stash_put(struct hak_heap *h, void *base, size_t size);
 /* A block freed by another thread than its allocator's (heap id `owner`): 1 when handed back to it. */
 int    hak_stash_hand_back(unsigned owner, void *base, size_t size);
 void   hak_stash_drop(struct hak_heap *h);         /* thread exit: the heap's blocks go to the BigCache */

@@ -106,7 +106,7 @@ static void take_snapshot(snapshot_t *s)
             s->flushes[c] += hak_counter_get(&h->cls_flushes[c]);
             if (h->tls) {
                 s->allocs[c] += hak_counter_get(&h->tls->bins[c].allocs);
-                s->frees[c] += hak_counter_get(&h->tls->bins[c].frees);
+                s->frees[c] += hak_bin_frees(&h->tls->bins[c]);
             }
         }
 #endif
@@ -156,9 +156,7 @@ void hak_stats_fold_thread(hak_heap_t *h, hak_tls_t *t)
     hak_heap_lock();
     for (unsigned c = 0; c < HAK_NCLASS; c++) {
         h->dead_allocs[c] += hak_counter_get(&t->bins[c].allocs);
-        h->dead_frees[c] += hak_counter_get(&t->bins[c].frees);
-        atomic_store_explicit(&t->bins[c].allocs, 0, memory_order_relaxed);
-        atomic_store_explicit(&t->bins[c].frees, 0, memory_order_relaxed);
+        h->dead_frees[c] += hak_bin_frees(&t->bins[c]);
     }
     h->tls = NULL;
     hak_heap_unlock();

@@ -1,13 +1,13 @@
 /* stats.h — what the allocator counts and how it reports it (HAKMEM_STATS_*).
  *
- * Counting: per-thread counters in each cache bin (allocs, frees) and in each heap (refills = cache
- * misses, flushes, remote frees, slabs), written by their owner with plain relaxed stores and merged
- * on demand; nothing shared is touched per malloc. Modes without the stats feature compile the bin
+ * Counting: per-thread counters in each cache bin (allocs; frees are derived, heap.h) and in each
+ * heap (refills = cache misses, flushes, remote frees, slabs), written by their owner with plain
+ * relaxed stores and merged on demand; nothing shared is touched per malloc. Modes without the stats feature compile the bin
  * counters out (HAK_HAS_STATS 0) and their fast paths carry no counting at all.
  *
  * Reports: text to stderr at exit (HAKMEM_STATS_ENABLE, HAKMEM_STATS_DUMP, HAKMEM_STATS_VERBOSE),
- * every HAKMEM_STATS_INTERVAL_SEC seconds from a background thread started lazily on the first slow
- * path after start-up, and JSON (HAKMEM_STATS_FILE at exit, hak_stats_json() on demand).
+ * every HAKMEM_STATS_INTERVAL_SEC seconds from a background thread started lazily on a slow path
+ * after start-up (hak_stats_poll), and JSON (HAKMEM_STATS_FILE at exit, hak_stats_json() on demand).
  *
  * Other subsystems contribute sections through hidden weak functions that stats.c calls when they
  * are linked in: hak_memory_stats_json (BigCache, decay, THP, SuperSlab members, src/decay.c) and
@@ -46,5 +46,15 @@ void hak_stats_fold_thread(hak_heap_t *h, hak_tls_t *t); /* thread exit: keep it
 /* 1 while the interval thread should be started (the slow path polls it, then calls start). */
 extern _Atomic int hak_stats_pending;
 void hak_stats_start_thread(void);
+
+/* Start the interval thread if it is due. Polled where every program passes soon after start-up and
+ * that is slow anyway: a bin's refill, a large block that is not reused, a tier switched off. */
+static inline void hak_stats_poll(void)
+{
+#if HAK_HAS_STATS
+    if (HAK_UNLIKELY(atomic_load_explicit(&hak_stats_pending, memory_order_relaxed)))
+        hak_stats_start_thread();
+#endif
+}
 
 #endif

@@ -18,6 +18,7 @@ typedef struct hak_tuning {
     int cache_tuning;             /* grow a bin's capacity each time it overflows (experimental) */
     int verify_free;              /* TINY frees are checked against slab metadata (HAKMEM_TINY_HEADER_CLASSIDX=0) */
     int integrity;                /* canaries and double/invalid free checks (every op takes the slow path) */
+    int learn_large;              /* large-block lookups feed the learners (W_MAX trials, ELO not frozen) */
     int checked;                  /* integrity, tracing or ASan: caches off, slow paths check/record/poison */
 } hak_tuning_t;
 

@@ -79,6 +79,7 @@ void hak_learn_bin_set_cap(hak_tls_t *t, hak_bin_t *b, uint32_t new_cap)
             p = hak_link_get(p);
         b->head = hak_link_get(p);
         hak_link_set(p, NULL);
+        hak_bin_moved_out(b, k);
         hak_counter_add(&t->heap->st.flushes, 1);
         hak_counter_add(&t->heap->st.flush_blocks, k);
         hak_heap_return_list(t->heap, head, k);
@@ -263,6 +264,13 @@ void hak_learn_on_overflow(hak_tls_t *t, hak_bin_t *b, unsigned cls)
 #else
 #define HAK_LEARN_STEERS_BIGCACHE 0
 #endif
+
+int hak_learn_large_wanted(void)
+{
+    /* HAKMEM_ELO_PHASE=frozen keeps the default strategy without looking at a play (elo.c) */
+    return (hak_cfg.mem_learn && hak_cfg.wmax_learn) ||
+           (HAK_FEATURE_ELO && hak_cfg.elo_phase != HAK_ELO_PHASE_FROZEN);
+}
 
 void hak_learn_large_event(size_t request, size_t block, int hit)
 {

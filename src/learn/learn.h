@@ -182,6 +182,9 @@ void hak_learn_on_overflow(struct hak_tls *t, struct hak_bin *b, unsigned cls);
  * cached block of `block` bytes served it) or miss (a fresh mapping). Feeds the W_MAX trials and
  * counts the ELO champion's plays. */
 void hak_learn_large_event(size_t request, size_t block, int hit);
+/* 0 when hak_learn_large_event would do nothing all run (no W_MAX trials, ELO frozen from the start):
+ * the large-block path then skips it and the previews. Fixed once the configuration is loaded. */
+int hak_learn_large_wanted(void);
 #endif
 #if HAK_FEATURE_ELO
 /* The large-block path, before a BigCache lookup for `request` bytes: while the ELO selector explores,

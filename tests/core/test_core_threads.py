@@ -168,3 +168,23 @@ def test_oversubscribed_handoff(mode, variant):
                             env=env, timeout=300)
     cbuild.assert_clean(res, mode, variant, env)
     _check_handoff(res, variant)
+
+
+# --------------------------------------------------------------------------- large blocks over a life
+
+LIFECYCLE_ROUNDS = {"release": 2000, "debug": 600, cbuild.GLIBC: 2000}
+
+
+def test_large_lifecycle_glibc_control():
+    cbuild.assert_clean(cbuild.run_driver("large_lifecycle", None, cbuild.GLIBC,
+                                          [LIFECYCLE_ROUNDS[cbuild.GLIBC]], timeout=120))
+
+
+@pytest.mark.parametrize("mode,variant", cbuild.cases(variants=cbuild.PRELOAD_VARIANTS))
+def test_large_lifecycle(mode, variant):
+    """Large blocks while the process has one thread (stash, BigCache, realloc, a signal handler,
+    fork), then after threads freed the main thread's blocks and made their own, and after a fork
+    with that history: every block keeps its bytes, every child exits cleanly, and mallinfo2 counts
+    exactly the live large blocks at each step."""
+    res = cbuild.run_driver("large_lifecycle", mode, variant, [LIFECYCLE_ROUNDS[variant]], timeout=240)
+    cbuild.assert_clean(res, mode, variant)

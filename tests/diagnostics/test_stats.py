@@ -137,3 +137,24 @@ def test_stats_file_per_process(tmp_path):
     assert len(files) >= 2, files
     for f in files:
         assert "totals" in json.loads(f.read_text())
+
+
+@pytest.mark.parametrize("checks", ["0", "1"])
+@pytest.mark.parametrize("mode", STATS_MODES)
+def test_class_frees_match_allocs(mode, checks, tmp_path):
+    """A program that frees every block it made (across refills, flushes, storms, other threads;
+    with integrity checks, frees that never enter a bin) shows as many frees as allocations in
+    every class, and at least the allocations it made."""
+    if checks == "1" and not diagbuild.features(mode).get("integrity"):
+        pytest.skip("integrity checks not compiled in")
+    f = tmp_path / "stats.json"
+    env = {"HAKMEM_STATS_FILE": str(f), "HAKMEM_INTEGRITY_CHECKS": checks}
+    if diagbuild.features(mode).get("quarantine"):
+        env["HAKMEM_QUARANTINE_BLOCKS"] = "0"    # a quarantined block's free counts when it leaves
+    res = diagbuild.run_preloaded("bin_counts", mode, "release", [], env, timeout=120)
+    assert res.returncode == 0, res.describe()
+    made = int(res.stdout.split("allocs=")[1])
+    d = json.loads(f.read_text())
+    for c in d["classes"]:
+        assert 0 <= c["allocs"] - c["frees"] <= 3, c   # a few blocks the C library keeps to the end
+    assert d["totals"]["small_allocs"] >= made
