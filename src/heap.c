@@ -123,17 +123,23 @@ static hak_slab_t *slab_create(hak_heap_t *h, unsigned cls)
      * size classes come and go (one size at a time) then reuses the same pages for each class
      * instead of touching fresh ones while the old ones wait for the decay delay. */
     unsigned owned = 0;
-    for (int warm_only = 1; warm_only >= 0; warm_only--) {
-        owned = 0;
-        for (hak_superslab_t *ss = h->ss_list; ss; ss = ss->next, owned++) {
-            if (ss->units_used == 0xffffffffu)
-                continue;
-            hak_slab_t *s = hak_ss_slab_create(ss, cls, warm_only);
-            if (s) {
-                hak_counter_add(&h->st.slabs_created, 1);
-                return s;
-            }
+    hak_superslab_t *cold = NULL;
+    for (hak_superslab_t *ss = h->ss_list; ss; ss = ss->next, owned++) {
+        if (ss->units_used == 0xffffffffu)
+            continue;
+        int fits = 0;
+        hak_slab_t *s = hak_ss_slab_create(ss, cls, &fits);
+        if (s) {
+            hak_counter_add(&h->st.slabs_created, 1);
+            return s;
         }
+        if (fits && !cold)
+            cold = ss;
+    }
+    hak_slab_t *s = cold ? hak_ss_slab_create(cold, cls, NULL) : NULL;
+    if (s) {
+        hak_counter_add(&h->st.slabs_created, 1);
+        return s;
     }
     /* One SuperSlab, or for the POOL tier the heap's next arena reservation (several, one mmap). */
     hak_superslab_t *got[HAK_SS_BATCH_MAX];
@@ -142,8 +148,7 @@ static hak_slab_t *slab_create(hak_heap_t *h, unsigned cls)
         return NULL;
     for (unsigned i = n; i-- > 0;)
         ss_push(h, got[i]);
-    hak_superslab_t *ss = got[0];
-    hak_slab_t *s = hak_ss_slab_create(ss, cls, 0);
+    s = hak_ss_slab_create(got[0], cls, NULL);
     if (s)
         hak_counter_add(&h->st.slabs_created, 1);
     return s;

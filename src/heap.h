@@ -54,14 +54,16 @@ static inline void hak_bin_moved_in(hak_bin_t *b, uint64_t n)
 }
 
 #if HAK_HAS_STATS
-/* The frees bin b has taken; any thread may ask (the owner's occupancy is read relaxed: a live
- * thread's count may be a block or two behind). */
+/* The frees bin b has taken; any thread may ask. A running owner updates the fields one by one, so
+ * another thread's reading of a live bin may be off by up to a refill or flush batch (a resize may
+ * even show room above cap for a moment: counted as an empty bin); exact once the thread is gone. */
 static inline uint64_t hak_bin_frees(const hak_bin_t *b)
 {
 #if HAK_BIN_COUNTS_FREES
     return hak_counter_get(&b->frees);
 #else
-    uint32_t held = __atomic_load_n(&b->cap, __ATOMIC_RELAXED) - __atomic_load_n(&b->room, __ATOMIC_RELAXED);
+    uint32_t cap = __atomic_load_n(&b->cap, __ATOMIC_RELAXED), room = __atomic_load_n(&b->room, __ATOMIC_RELAXED);
+    uint32_t held = room < cap ? cap - room : 0;
     int64_t f = (int64_t)(hak_counter_get(&b->allocs) + held + hak_counter_get(&b->moved_out));
     return f > 0 ? (uint64_t)f : 0;
 #endif

@@ -89,7 +89,7 @@ static inline void *take_block(hak_heap_t *h, size_t *size)
     uintptr_t w = atomic_exchange_explicit(&h->stash, 0, memory_order_acquire);
     if (!w)
         return NULL;
-    *size = h->stash_size;      /* the owner's copy of the size packed in w: no decoding */
+    *size = word_size(w);       /* not h->stash_size: a signal handler's put may have changed it since */
     atomic_fetch_sub_explicit(&stashed, *size, memory_order_relaxed);
     hak_decay_touch();
     hak_counter_add(&h->st.stash_hits, 1);
@@ -128,7 +128,7 @@ HAK_NOINLINE static void *take_inbound(hak_heap_t *h, size_t n, size_t *size)
 void *hak_stash_take(hak_heap_t *h, size_t n, size_t *size)
 {
     if (!atomic_load_explicit(&h->stash, memory_order_relaxed))
-        return take_inbound(h, n, size);
+        return enabled ? take_inbound(h, n, size) : NULL;
     uint32_t policy = hak_bigcache_policy_version();
     if (HAK_UNLIKELY(policy != h->stash_policy))
         return take_after_policy_change(h, n, size, policy);
@@ -174,7 +174,7 @@ int hak_stash_hand_back(unsigned owner, void *base, size_t size)
 
 int hak_stash_put(hak_heap_t *h, void *base, size_t size)
 {
-    if (size > cap_block())
+    if (size > cap_block() || ((uintptr_t)base & ~ADDR_MASK))
         return 0;
     size_t total = reserve(size);
     if (!total)

@@ -29,8 +29,8 @@ void   hak_stash_recap(void);
  * rule), else NULL. */
 void  *hak_stash_take(struct hak_heap *h, size_t n, size_t *size);
 /* Keep a freed block [base, base + size) in the calling thread's stash (h: its heap): 1 when kept.
- * base is a large block's start (page-aligned, below 2^47). The block it displaces goes to the
- * BigCache. Call with no allocator lock held (it may kick the decay thread). */
+ * base is a large block's start (page-aligned; one at or above 2^47 is not kept). The block it
+ * displaces goes to the BigCache. Call with no allocator lock held (it may kick the decay thread). */
 int    hak_stash_put(struct hak_heap *h, void *base, size_t size);
 /* A block freed by another thread than its allocator's (heap id `owner`): 1 when handed back to it. */
 int    hak_stash_hand_back(unsigned owner, void *base, size_t size);

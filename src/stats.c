@@ -388,6 +388,7 @@ static const char *render_json(void)
         for (unsigned i = 0; i < n_samples; i++) {
             const sample_t *x = &samples[i];
             uint64_t pa = i ? samples[i - 1].allocs : 0, pf = i ? samples[i - 1].frees : 0;
+            pf = pf < x->frees ? pf : x->frees;     /* a live thread's derived frees may step back a batch */
             put(&o, "%s{\"t\":%.3f,\"rss_bytes\":%ld,\"allocs\":%llu,\"frees\":%llu,\"allocs_total\":%llu,"
                     "\"frees_total\":%llu,\"in_use_bytes\":%llu,\"mapped_bytes\":%llu}",
                 i ? "," : "", x->t, x->rss, U(x->allocs - pa), U(x->frees - pf), U(x->allocs), U(x->frees),
@@ -562,8 +563,9 @@ static void one_line(const snapshot_t *s, const sample_t *prev)
     fmt_bytes(b1, sizeof b1, (double)s->rss_bytes);
     fmt_bytes(b2, sizeof b2, (double)s->in_use_bytes);
     uint64_t a = s->small_allocs + s->large_allocs, f = s->small_frees + s->large_frees;
+    uint64_t pf = !prev ? 0 : prev->frees < f ? prev->frees : f;   /* derived frees may step back a batch */
     hak_msg("stats t=%ds allocs +%llu frees +%llu in use %s RSS %s mmap %llu munmap %llu madvise %llu",
-            (int)s->t_sec, U(a - (prev ? prev->allocs : 0)), U(f - (prev ? prev->frees : 0)), b2, b1,
+            (int)s->t_sec, U(a - (prev ? prev->allocs : 0)), U(f - pf), b2, b1,
             U(hak_os.mmap_calls), U(hak_os.munmap_calls), U(hak_os.madvise_calls));
 }
 

@@ -429,13 +429,15 @@ static uint32_t run_mask(unsigned u, unsigned n)
     return ((n >= 32) ? 0xffffffffu : ((1u << n) - 1)) << u;
 }
 
-hak_slab_t *hak_ss_slab_create(hak_superslab_t *ss, unsigned cls, int warm_only)
+hak_slab_t *hak_ss_slab_create(hak_superslab_t *ss, unsigned cls, int *cold_fit)
 {
     unsigned n = hak_class_units(cls);
     ss_lock(ss);
     uint32_t taken = ss->units_used | ss->units_busy;
-    int u = find_run(warm_only ? taken | ~ss->units_dirty : taken, n);
+    int u = find_run(cold_fit ? taken | ~ss->units_dirty : taken, n);
     if (u < 0) {
+        if (cold_fit)
+            *cold_fit = find_run(taken, n) >= 0;
         ss_unlock(ss);
         return NULL;
     }

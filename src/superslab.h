@@ -124,8 +124,9 @@ void hak_ss_configure(void);
 size_t hak_ss_decay(uint64_t now_ns, uint64_t decay_ns);
 size_t hak_ss_stats_json(char *buf, size_t len);
 void hak_ss_fork_child(void);
-/* A slab of class cls in ss, NULL when no room; warm_only: only on units a destroyed slab left resident. */
-hak_slab_t *hak_ss_slab_create(hak_superslab_t *ss, unsigned cls, int warm_only);
+/* A slab of class cls in ss, NULL when no room. With cold_fit, only on units a destroyed slab left
+ * resident; when none fit, *cold_fit says whether other free units would. */
+hak_slab_t *hak_ss_slab_create(hak_superslab_t *ss, unsigned cls, int *cold_fit);
 void hak_ss_slab_destroy(hak_superslab_t *ss, hak_slab_t *slab);
 
 /* Empty SuperSlabs kept mapped for reuse (0: unmap at once). */

@@ -160,13 +160,20 @@ static void undo_learned(hak_tls_t *t)
 {
     for (unsigned c = 0; c < HAK_NCLASS; c++) {
         hak_bin_t *b = &t->bins[c];
-        if (b->cap && b->cap != hak_tune.cap[c])
+        /* a bin sent home may start a free storm, which shrinks the bins: those stay shrunk */
+        if (b->cap && b->cap != hak_tune.cap[c] && !t->storm.active)
             hak_learn_bin_set_cap(t, b, hak_tune.cap[c]);
         t->heap->refill[c] = hak_tune.refill[c];
 #if HAK_FEATURE_ALLOC_LEARN
         t->learn.alloc.c[c].used = 0;     /* a fresh window if the thread learns again */
 #endif
     }
+#if HAK_FEATURE_CAP_LEARN
+    /* learning again, the thread adopts the learned MID caps anew and counts its hits from then */
+    t->learn.cap.gen = 0;
+    for (unsigned i = 0; i < HAK_LEARN_MID_MAX; i++)
+        t->learn.cap.m[i].seen = 0;
+#endif
 }
 
 static void look(hak_tls_t *t)
