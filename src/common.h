@@ -87,11 +87,7 @@ static inline void hak_counter_add_owned(hak_counter_t *c, uint64_t n)
 }
 static inline void hak_counter_bump(hak_counter_t *c)
 {
-#if defined(__x86_64__) && !HAK_SANITIZER_THREAD
-    __asm__("incq %0" : "+m"(*(uint64_t *)c));
-#else
-    hak_counter_add(c, 1);
-#endif
+    hak_counter_add_owned(c, 1);
 }
 static inline uint64_t hak_counter_get(const hak_counter_t *c)
 {

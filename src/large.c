@@ -117,11 +117,21 @@ static size_t round_page(size_t n)
 #define LARGE_GUARDED (HAK_FEATURE_GUARD_PAGES || HAK_FEATURE_QUARANTINE)
 
 #if HAK_FEATURE_BIGCACHE && !LARGE_GUARDED
-/* A freed block that may serve n bytes: the thread's last one (no lock), else one from the BigCache. */
-static inline __attribute__((always_inline)) void *reuse(hak_tls_t *t, size_t n, size_t *got, int *zeroed)
+/* A freed block that may serve n bytes: the thread's last one (no lock), else one from the BigCache;
+ * with preview, ELO's trials first see what each strategy would serve from the BigCache. */
+static inline __attribute__((always_inline)) void *reuse(hak_tls_t *t, size_t n, size_t *got, int *zeroed,
+                                                         int preview)
 {
     void *p = t ? hak_stash_take(t->heap, n, got) : NULL;
-    return p ? p : hak_bigcache_get(n, got, zeroed);
+    if (p)
+        return p;
+#if HAK_FEATURE_ELO
+    if (preview)
+        hak_learn_large_preview(n);
+#else
+    (void)preview;
+#endif
+    return hak_bigcache_get(n, got, zeroed);
 }
 #endif
 
@@ -143,17 +153,11 @@ static char *obtain(hak_tls_t *t, size_t n, size_t align, size_t *map_out, int *
         void *p;
 #if HAK_FEATURE_MEM_LEARN || HAK_FEATURE_ELO
         if (HAK_UNLIKELY(hak_tune.learn_large)) {     /* W_MAX trials, ELO */
-            p = t ? hak_stash_take(t->heap, n ? n : 1, &got) : NULL;    /* this thread's last freed block */
-            if (!p) {
-#if HAK_FEATURE_ELO
-                hak_learn_large_preview(n ? n : 1);    /* ELO trials, on what each strategy would serve */
-#endif
-                p = hak_bigcache_get(n ? n : 1, &got, zeroed);
-            }
+            p = reuse(t, n ? n : 1, &got, zeroed, 1);
             hak_learn_large_event(n, p ? got : 0, p != NULL);
         } else
 #endif
-            p = reuse(t, n ? n : 1, &got, zeroed);
+            p = reuse(t, n ? n : 1, &got, zeroed, 0);
         if (p) {
             *map_out = got;
             return p;

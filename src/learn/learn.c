@@ -96,12 +96,17 @@ static int learning_on(void)
 }
 
 /* The clock, read on every 8th event the learners see: their windows are 100 ms and more, and a
- * thread that goes 8 events without reading it is busy enough for the reading to be fresh.
- * `weight`: how many slow-path events this one stands for (a quiet thread's learners see a sample). */
-static void on_event(hak_tls_t *t, hak_bin_t *b, unsigned cls, int overflow, unsigned weight)
+ * thread that goes 8 events without reading it is busy enough for the reading to be fresh. */
+static void clock_tick(hak_tls_t *t)
 {
     if ((t->learn.clock.n++ & 7) == 0)
         t->learn.clock.now = hak_learn_now_ns();
+}
+
+/* `weight`: how many slow-path events this one stands for (a quiet thread's learners see a sample). */
+static void on_event(hak_tls_t *t, hak_bin_t *b, unsigned cls, int overflow, unsigned weight)
+{
+    clock_tick(t);
     uint64_t now = t->learn.clock.now;
 #if HAK_FEATURE_MEM_LEARN
     {
@@ -155,13 +160,21 @@ static int cross_thread_dominated(hak_tls_t *t)
     return d_remote * 2 > d_moved;
 }
 
+/* During a free storm (heap.c) the allocator has shrunk the bins to one block on purpose and restores
+ * their configured caps at the next refill, but only the bins still at one block: a learner that grew
+ * them in between would leave them tiny for good, every operation then a slow path. It stands still. */
+static int in_free_storm(const hak_tls_t *t)
+{
+    return t->storm.active;
+}
+
 /* Back to the configuration: what the learners changed in this thread's cache goes. */
 static void undo_learned(hak_tls_t *t)
 {
     for (unsigned c = 0; c < HAK_NCLASS; c++) {
         hak_bin_t *b = &t->bins[c];
         /* a bin sent home may start a free storm, which shrinks the bins: those stay shrunk */
-        if (b->cap && b->cap != hak_tune.cap[c] && !t->storm.active)
+        if (b->cap && b->cap != hak_tune.cap[c] && !in_free_storm(t))
             hak_learn_bin_set_cap(t, b, hak_tune.cap[c]);
         t->heap->refill[c] = hak_tune.refill[c];
 #if HAK_FEATURE_ALLOC_LEARN
@@ -226,14 +239,6 @@ size_t hak_learn_pace_report(char *buf, size_t cap, size_t len, int json)
                          "quiet at %llu)\n", threads, still, looks, quiet);
 }
 
-/* During a free storm (heap.c) the allocator has shrunk the bins to one block on purpose and restores
- * their configured caps at the next refill, but only the bins still at one block: a learner that grew
- * them in between would leave them tiny for good, every operation then a slow path. It stands still. */
-static int in_free_storm(const hak_tls_t *t)
-{
-    return t->storm.active;
-}
-
 void hak_learn_on_refill(hak_tls_t *t, hak_bin_t *b, unsigned cls)
 {
     if (!learning_on() || cls >= HAK_NCLASS || in_free_storm(t))
@@ -245,8 +250,7 @@ void hak_learn_on_refill(hak_tls_t *t, hak_bin_t *b, unsigned cls)
         /* No cache to size (integrity checks, tracing, a class bypassed): every allocation comes
          * here, and only memory learning has something to learn from it. */
 #if HAK_FEATURE_MEM_LEARN
-        if ((t->learn.clock.n++ & 7) == 0)
-            t->learn.clock.now = hak_learn_now_ns();
+        clock_tick(t);
         hak_learn_mem_event(t, weight, t->learn.clock.now);
 #endif
         return;
