@@ -180,6 +180,9 @@ static void fork_child(void)
     hak_bigcache_fork_child();
     hak_heap_fork_child(hak_thread->heap);   /* re-initialises the registry and shared locks */
     hak_decay_fork_child();              /* no decay thread in the child: the next kick starts one */
+#if HAK_HAS_LEARNING
+    hak_learn_fork_child();
+#endif
 }
 
 /* HAKMEM_TINY_P0_LOG: the refill counters of every heap at exit, and whether they add up. */

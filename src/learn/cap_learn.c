@@ -148,6 +148,11 @@ static void decide(uint64_t now_ms)
         atomic_fetch_add_explicit(&g_gen, 1, memory_order_release);
 }
 
+void hak_learn_cap_fork_child(void)
+{
+    pthread_mutex_init(&decide_lock, NULL);
+}
+
 static void publish(hak_learn_cap_thread_t *C, uint64_t now_ms)
 {
     for (unsigned i = 0; i < mid_count; i++) {

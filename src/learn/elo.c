@@ -351,6 +351,11 @@ int hak_elo_large_trial(const double *cost)
     return next;
 }
 
+void hak_learn_elo_fork_child(void)
+{
+    pthread_mutex_init(&elo_lock, NULL);
+}
+
 /* FROZEN plays are counted in batches: between canaries a large request costs one atomic add. */
 #define FROZEN_BATCH 64
 static _Atomic uint64_t g_frozen_plays;

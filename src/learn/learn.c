@@ -66,6 +66,19 @@ size_t hak_learn_fmt(char *buf, size_t cap, size_t len, const char *fmt, ...)
         return len;
     return len + (size_t)n < cap ? len + (size_t)n : cap - 1;
 }
+
+void hak_learn_fork_child(void)
+{
+#if HAK_FEATURE_CAP_LEARN
+    hak_learn_cap_fork_child();
+#endif
+#if HAK_FEATURE_MEM_LEARN
+    hak_learn_mem_fork_child();
+#endif
+#if HAK_FEATURE_ELO
+    hak_learn_elo_fork_child();
+#endif
+}
 #endif
 
 #if HAK_HAS_LEARN_HOOKS

@@ -215,6 +215,10 @@ void hak_elo_large_event(void);
 #endif
 
 #if HAK_HAS_LEARNING
+/* In the child of fork: the learners' locks are only ever tried, never waited on, so one held by a
+ * thread the child does not have would stop that learner there for good (ELO would preview every
+ * large request forever); they start over unlocked. */
+void hak_learn_fork_child(void);
 /* Learner state for the statistics report (text lines, each starting with two spaces) and the JSON
  * report (one member, "learning":{...}, no trailing comma). Return the length written. */
 size_t hak_learn_report_text(char *buf, size_t cap);
@@ -250,6 +254,13 @@ size_t hak_learn_mem_report(char *buf, size_t cap, size_t len, int json);
 #endif
 #if HAK_FEATURE_ELO
 size_t hak_learn_elo_report(char *buf, size_t cap, size_t len, int json);
+void hak_learn_elo_fork_child(void);
+#endif
+#if HAK_FEATURE_CAP_LEARN
+void hak_learn_cap_fork_child(void);
+#endif
+#if HAK_FEATURE_MEM_LEARN
+void hak_learn_mem_fork_child(void);
 #endif
 #if HAK_HAS_LEARN_HOOKS
 /* Resize a bin owned by the calling thread: room follows the cap, blocks above a smaller cap go home. */

@@ -213,6 +213,12 @@ static int w_ready;                       /* under wmax_lock */
 static _Atomic uint64_t g_wmax_milli;     /* W_MAX in force, x1000; 0 = W_MAX learning off */
 static _Atomic uint64_t g_w_adopted, g_w_rejected, g_w_trials;
 
+void hak_learn_mem_fork_child(void)
+{
+    pthread_mutex_init(&mem_lock, NULL);
+    pthread_mutex_init(&wmax_lock, NULL);
+}
+
 
 static int log_on(void)
 {
