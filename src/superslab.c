@@ -214,6 +214,8 @@ static unsigned map_fresh(hak_superslab_t **out, unsigned n, unsigned owned)
     return n;
 }
 
+static void mark_warm(hak_superslab_t *ss);
+
 unsigned hak_ss_create_batch(struct hak_heap *owner, unsigned cls, unsigned owned, hak_superslab_t **out)
 {
     unsigned want = 1;
@@ -234,11 +236,14 @@ unsigned hak_ss_create_batch(struct hak_heap *owner, unsigned cls, unsigned owne
     (void)cls;
 #endif
     unsigned got = 0;
+    uint32_t warm = 0;             /* bit i: out[i] still holds the pages of its last use */
     pthread_mutex_lock(&cache_lock);
     while (got < want) {
         hak_superslab_t *ss = cache_pop();
         if (!ss)
             break;
+        if (!ss->cache_released)
+            warm |= 1u << got;
         out[got++] = ss;
     }
     pthread_mutex_unlock(&cache_lock);
@@ -249,8 +254,11 @@ unsigned hak_ss_create_batch(struct hak_heap *owner, unsigned cls, unsigned owne
         CNT(cache_hits, got);
     if (got < want)
         got += map_fresh(out + got, want - got, owned);
-    for (unsigned i = 0; i < got; i++)
+    for (unsigned i = 0; i < got; i++) {
         ss_init(out[i], owner);
+        if (warm >> i & 1)
+            mark_warm(out[i]);
+    }
     hak_decay_touch();
     return got;
 }
@@ -278,6 +286,23 @@ static void dq_link_locked(hak_superslab_t *ss)
         dq_head->dq_prev = ss;
     dq_head = ss;
     dq_count++;
+}
+
+/* A SuperSlab taken from the cache before its pages were given back: every unit may still be
+ * resident, so its units count as left warm by destroyed slabs. New slabs then go there first, and
+ * the decay pass gives back what none of them reuses (else those pages would stay resident, unseen,
+ * for as long as the SuperSlab lives). */
+static void mark_warm(hak_superslab_t *ss)
+{
+    if (!hak_decay_enabled() || !hak_decay_deferred())
+        return;
+    ss->units_dirty = ~0u;
+    ss->dirty_since = hak_now_ns();
+    pthread_mutex_lock(&dq_lock);
+    dq_link_locked(ss);
+    atomic_store_explicit(&ss->dq_linked, 1, memory_order_relaxed);
+    pthread_mutex_unlock(&dq_lock);
+    hak_decay_kick();
 }
 
 /* With cache_lock held: file an emptied SuperSlab as the most recently cached one. */
