@@ -83,13 +83,19 @@ static void list_move(hak_heap_t *h, hak_slab_t *s, int which)
 
 /* ---- slabs and SuperSlabs ---------------------------------------------- */
 
-static void ss_push(hak_heap_t *h, hak_superslab_t *ss)
+/* New SuperSlabs go last: the scans of slab_create meet the units older ones freed most recently
+ * (still in the CPU's caches) before those of a SuperSlab that sat in the cache. */
+static void ss_append(hak_heap_t *h, hak_superslab_t *ss)
 {
-    ss->prev = NULL;
-    ss->next = h->ss_list;
-    if (h->ss_list)
-        h->ss_list->prev = ss;
-    h->ss_list = ss;
+    hak_superslab_t *t = h->ss_list;
+    while (t && t->next)
+        t = t->next;
+    ss->next = NULL;
+    ss->prev = t;
+    if (t)
+        t->next = ss;
+    else
+        h->ss_list = ss;
 }
 
 static void ss_unlink(hak_heap_t *h, hak_superslab_t *ss)
@@ -146,8 +152,8 @@ static hak_slab_t *slab_create(hak_heap_t *h, unsigned cls)
     unsigned n = hak_ss_create_batch(h, cls, owned, got);
     if (!n)
         return NULL;
-    for (unsigned i = n; i-- > 0;)
-        ss_push(h, got[i]);
+    for (unsigned i = 0; i < n; i++)
+        ss_append(h, got[i]);
     s = hak_ss_slab_create(got[0], cls, NULL);
     if (s)
         hak_counter_add(&h->st.slabs_created, 1);
