@@ -128,6 +128,7 @@ int hak_decay_pass(void)
     pending += hak_stash_decay(idle);      /* idle stashes join the BigCache, then decay there */
     pending += hak_bigcache_decay(now, d);
 #endif
+    hak_heap_decay_idle();                  /* before the slab units: what it empties waits there */
     pending += hak_ss_decay(now, d);
     atomic_fetch_add_explicit(&st.passes, 1, memory_order_relaxed);
     return pending != 0;

@@ -481,6 +481,8 @@ static void remote_push(hak_superslab_t *ss, hak_slab_t *s, void *first, void *l
         s->ready_next = top;
     } while (!atomic_compare_exchange_weak_explicit(&o->ready, &top, s,
                                                     memory_order_release, memory_order_relaxed));
+    if (!top && atomic_load_explicit(&o->idle, memory_order_relaxed))
+        hak_decay_kick();  /* nobody would drain it: hak_heap_decay_idle will */
 }
 
 /* The owner gives back k blocks of slab s, linked first .. last: one splice onto its free list. */
@@ -571,6 +573,7 @@ hak_heap_t *hak_heap_acquire(void)
     hak_heap_t *h = idle_heaps;
     if (h) {
         idle_heaps = h->next_idle;
+        atomic_store_explicit(&h->idle, 0, memory_order_relaxed);
     } else {
         h = hak_meta_alloc(sizeof *h);
         if (h) {
@@ -595,6 +598,20 @@ void hak_heap_release(hak_heap_t *h)
     h->tls = NULL;
     h->next_idle = idle_heaps;
     idle_heaps = h;
+    atomic_store_explicit(&h->idle, 1, memory_order_relaxed);
+    pthread_mutex_unlock(&registry_lock);
+    if (atomic_load_explicit(&h->ready, memory_order_relaxed))
+        hak_decay_kick();  /* frees that arrived since the trim above found the heap not idle yet */
+}
+
+void hak_heap_decay_idle(void)
+{
+    pthread_mutex_lock(&registry_lock);   /* no thread can take an idle heap meanwhile */
+    hak_decay_lock_held = 1;               /* the slabs given back here need no kick: this is the pass */
+    for (hak_heap_t *h = idle_heaps; h; h = h->next_idle)
+        if (atomic_load_explicit(&h->ready, memory_order_relaxed))
+            hak_heap_trim(h);
+    hak_decay_lock_held = 0;
     pthread_mutex_unlock(&registry_lock);
 }
 

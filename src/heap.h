@@ -146,6 +146,7 @@ typedef struct hak_heap {
     _Atomic uintptr_t inbound[HAK_STASH_INBOUND];
     _Atomic uint32_t inbound_gen;  /* hand-backs so far (any thread), like stash_gen */
     _Alignas(64) hak_tls_t *tls;   /* &cache while a thread uses the heap, NULL while idle */
+    _Atomic int idle;              /* in the idle list: a remote free that queues a slab wakes the decay pass */
     struct hak_heap *next_all, *next_idle;
     hak_heap_stats_t st;
     int drain_eager;               /* adaptive drain (experimental): set while remote frees dominate refills */
@@ -184,6 +185,9 @@ void hak_heap_return(hak_heap_t *h, void *p, hak_superslab_t *ss);
 void hak_heap_return_list(hak_heap_t *h, void *head, uint32_t n);
 /* Give empty slabs and SuperSlabs back; returns bytes released. */
 size_t hak_heap_trim(hak_heap_t *h);
+/* Decay pass: drain the blocks other threads freed into idle heaps (their threads have exited, and a
+ * shrinking thread pool may never take them again) and give the slabs that emptied back. */
+void hak_heap_decay_idle(void);
 
 /* The heap used by threads that have no cache (during thread exit): guarded by a lock, taken and
  * released through hak_shared_enter/leave, which also tell the decay kick that a lock is held. */

@@ -216,6 +216,16 @@ def test_rss_falls_after_free_and_stays_flat_while_reused():
     assert later < held - 48 * 1024         # ... and given back once idle
 
 
+@pytest.mark.parametrize("mode", ["fast", "balanced"])
+def test_memory_freed_into_the_heap_of_an_exited_thread_goes_back(mode):
+    # A thread allocates 48 MiB of small blocks and exits; the main thread frees them all. No thread
+    # takes the exited one's heap again, so only the decay pass drains what was freed into it.
+    _, res = memdrv(["orphan:256:50331648", "rss", "drop", "sleep:1500", "rss"],
+                    {"HAKMEM_DECAY_MS": "300"}, mode=mode)
+    held, later = (int(x.split("=")[1]) for x in res.info("rss_kib"))
+    assert later < held - 36 * 1024, res.describe()
+
+
 # ---- THP ----------------------------------------------------------------------------------
 
 def thp_system() -> str:

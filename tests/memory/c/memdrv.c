@@ -12,6 +12,8 @@
  *   batches:MAX:N:R      R rounds of: for each size from 16 B to MAX (doubling), malloc N blocks of it,
  *                        write their first byte, free them in order (one size class at a time)
  *   small:SIZE:BYTES     hold BYTES worth of SIZE-byte blocks (slab tiers), written; freed by "drop"
+ *   orphan:SIZE:BYTES    as small, but allocated by a new thread that then exits: "drop" frees them into
+ *                        the heap of a thread that is gone
  *   thread:SIZE:N        loop:SIZE:N in a new thread, which then exits (the main thread joins it)
  *   handback:SIZE:N      N times: malloc SIZE and write every page in this thread, then a second thread
  *                        checks and frees it (a buffer handed down a pipeline)
@@ -234,6 +236,23 @@ static void step_thread(size_t size, long n)
         pthread_join(t, NULL);
 }
 
+static void *orphan_thread(void *arg)
+{
+    struct loop_args *a = arg;
+    step_hold(a->size, a->n, 1);
+    return NULL;
+}
+
+static void step_orphan(size_t size, long n)
+{
+    struct loop_args a = { size, n };
+    pthread_t t;
+    int rc = pthread_create(&t, NULL, orphan_thread, &a);
+    CHECK("orphan.create", rc == 0, "pthread_create: %d", rc);
+    if (rc == 0)
+        pthread_join(t, NULL);
+}
+
 /* handback: the main thread allocates, a helper frees; one block in flight at a time. */
 static struct {
     pthread_mutex_t lock;
@@ -386,6 +405,8 @@ int main(int argc, char **argv)
             step_calloc(x);
         else if (sscanf(a, "small:%llu:%llu", &x, &y) == 2)
             step_hold(x, (long)(y / x), 1);
+        else if (sscanf(a, "orphan:%llu:%llu", &x, &y) == 2)
+            step_orphan(x, (long)(y / x));
         else if (sscanf(a, "sleep:%llu", &x) == 1)
             sleep_ms((long)x);
         else if (strcmp(a, "trim") == 0)
