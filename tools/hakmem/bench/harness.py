@@ -50,6 +50,7 @@ def run(cfg: Config) -> dict:
         print("hakmem bench: bringing hakmem libraries up to date (scons)...",
               file=sys.stderr, flush=True)
     allocs = alloc_mod.resolve_all(names, cfg.root, cfg.build, cfg.bench_dir / "logs")
+    built_from = machine.describe()   # the tree the libraries were just built from, not the one at the end
     usable = [a for a in allocs if a.usable]
     scenarios = suite.select(cfg.scenarios)
     binaries = {s.program: suite.build_program(s.program, cfg.bench_dir, cfg.src_dir)
@@ -101,7 +102,7 @@ def run(cfg: Config) -> dict:
     results = {
         "meta": {
             "command": cfg.command,
-            "machine": machine.describe(),
+            "machine": built_from,
             "runs": cfg.runs,
             "warmup": cfg.warmup,
             "quick": cfg.quick,
