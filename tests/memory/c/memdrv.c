@@ -214,43 +214,33 @@ static void step_fork(void)
     CHECK("fork.child", WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %d", st);
 }
 
-struct loop_args {
+/* A step run by a new thread, which then exits (the main thread joins it). */
+struct thread_step {
+    void (*step)(size_t size, long n);
     size_t size;
     long n;
 };
 
-static void *loop_thread(void *arg)
+static void *thread_step_main(void *arg)
 {
-    struct loop_args *a = arg;
-    step_loop(a->size, a->n);
+    struct thread_step *a = arg;
+    a->step(a->size, a->n);
     return NULL;
 }
 
-static void step_thread(size_t size, long n)
+static void in_new_thread(void (*step)(size_t, long), size_t size, long n)
 {
-    struct loop_args a = { size, n };
+    struct thread_step a = { step, size, n };
     pthread_t t;
-    int rc = pthread_create(&t, NULL, loop_thread, &a);
+    int rc = pthread_create(&t, NULL, thread_step_main, &a);
     CHECK("thread.create", rc == 0, "pthread_create: %d", rc);
     if (rc == 0)
         pthread_join(t, NULL);
 }
 
-static void *orphan_thread(void *arg)
+static void hold_written(size_t size, long n)
 {
-    struct loop_args *a = arg;
-    step_hold(a->size, a->n, 1);
-    return NULL;
-}
-
-static void step_orphan(size_t size, long n)
-{
-    struct loop_args a = { size, n };
-    pthread_t t;
-    int rc = pthread_create(&t, NULL, orphan_thread, &a);
-    CHECK("orphan.create", rc == 0, "pthread_create: %d", rc);
-    if (rc == 0)
-        pthread_join(t, NULL);
+    step_hold(size, n, 1);
 }
 
 /* handback: the main thread allocates, a helper frees; one block in flight at a time. */
@@ -390,7 +380,7 @@ int main(int argc, char **argv)
         else if (sscanf(a, "stale:%llu", &x) == 1)
             step_stale(x);
         else if (sscanf(a, "thread:%llu:%llu", &x, &y) == 2)
-            step_thread(x, (long)y);
+            in_new_thread(step_loop, x, (long)y);
         else if (sscanf(a, "hold:%llu:%llu", &x, &y) == 2)
             step_hold(x, (long)y, 1);
         else if (strcmp(a, "drop") == 0)
@@ -406,7 +396,7 @@ int main(int argc, char **argv)
         else if (sscanf(a, "small:%llu:%llu", &x, &y) == 2)
             step_hold(x, (long)(y / x), 1);
         else if (sscanf(a, "orphan:%llu:%llu", &x, &y) == 2)
-            step_orphan(x, (long)(y / x));
+            in_new_thread(hold_written, x, (long)(y / x));
         else if (sscanf(a, "sleep:%llu", &x) == 1)
             sleep_ms((long)x);
         else if (strcmp(a, "trim") == 0)
