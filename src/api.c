@@ -138,23 +138,14 @@ static void *alloc_in_class(unsigned cls, size_t n)
 }
 
 /* Hand the first `k` blocks of bin b (class cls) of the calling thread back to their slabs (h: its heap). */
-static HAK_NOINLINE void bin_flush(hak_heap_t *h, hak_bin_t *b, uint32_t k, unsigned cls)
+static HAK_NOINLINE void bin_flush(hak_tls_t *t, hak_bin_t *b, uint32_t k, unsigned cls)
 {
-    void *head = b->head, *p = head;
-    for (uint32_t i = 1; i < k; i++)
-        p = hak_link_get(p);
-    b->head = hak_link_get(p);
-    hak_link_set(p, NULL);
-    b->room += k;
-    hak_bin_moved_out(b, k);
-    hak_counter_add_owned(&h->st.flushes, 1);
-    hak_counter_add_owned(&h->st.flush_blocks, k);
 #if HAK_HAS_STATS
-    hak_counter_add_owned(&h->cls_flushes[cls], 1);
+    hak_counter_add_owned(&t->heap->cls_flushes[cls], 1);
 #endif
     if (hak_class_tier(cls) == HAK_TIER_TINY)
         hak_log_tiny("flush class %u: %u blocks back to their slabs", cls, k);
-    hak_heap_return_list(h, head, k);
+    hak_heap_flush_bin(t, b, cls, k, 1);
 }
 
 /* Back to the thread's bin, or to the slab when the bin has no room. */
@@ -200,7 +191,7 @@ static void free_block(void *p, hak_superslab_t *ss, unsigned cls)
         hak_learn_on_overflow(t, b, cls); /* may grow the bin: then there is room and no flush */
         if (b->room == 0)
 #endif
-            bin_flush(t->heap, b, hak_bin_count(b) - b->cap / 2, cls);
+            bin_flush(t, b, hak_bin_count(b) - b->cap / 2, cls);
     }
     hak_link_set(p, b->head);
     b->head = p;
@@ -498,7 +489,7 @@ HAK_EXPORT int hak_malloc_trim(size_t pad)
 #endif
         for (unsigned c = 0; c < HAK_NCLASS; c++)
             if (hak_bin_count(&t->bins[c]))
-                bin_flush(t->heap, &t->bins[c], hak_bin_count(&t->bins[c]), c);
+                bin_flush(t, &t->bins[c], hak_bin_count(&t->bins[c]), c);
         released += hak_heap_trim(t->heap);
     }
     released += hak_ss_cache_trim(0);

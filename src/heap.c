@@ -350,9 +350,9 @@ static void storm_restore(hak_heap_t *h)
 }
 
 #if HAK_FEATURE_BATCH_MADVISE
-/* Shrink every pending bin but `busy`: the bin whose blocks the caller is returning right now, and
- * whose head, cap and room it may still rewrite when we return (bin_flush, a learner's resize). */
-static void storm_shrink(hak_heap_t *h, unsigned busy)
+/* Shrink every pending bin but the one hak_heap_flush_bin is emptying: its head still covers the
+ * blocks on their way home, and its caller rewrites head, cap and room once they are. */
+static void storm_shrink(hak_heap_t *h)
 {
     hak_tls_t *t = hak_thread;
     hak_storm_t *storm = &t->storm;
@@ -361,7 +361,7 @@ static void storm_shrink(hak_heap_t *h, unsigned busy)
         while (m) {
             unsigned c = w * 64 + (unsigned)__builtin_ctzll(m);
             m &= m - 1;
-            if (c == busy || c >= HAK_NBINS)
+            if (c + 1 == storm->flushing || c >= HAK_NBINS)
                 continue;
             storm->pending[w] &= ~(1ull << (c & 63));
             hak_bin_t *b = &t->bins[c];
@@ -383,7 +383,7 @@ static void storm_shrink(hak_heap_t *h, unsigned busy)
 }
 #endif
 
-static void storm_note_flush(hak_heap_t *h, unsigned busy)
+static void storm_note_flush(hak_heap_t *h)
 {
 #if HAK_FEATURE_BATCH_MADVISE
     hak_tls_t *t = hak_thread;
@@ -400,15 +400,27 @@ static void storm_note_flush(hak_heap_t *h, unsigned busy)
     }
     if ((storm->pending[0] | storm->pending[1]) == 0)
         return;
-#if !(HAK_FEATURE_ALLOC_LEARN || HAK_FEATURE_CAP_LEARN)
-    /* Without the learners the only callers are bin_flush (pushes one block into the bin next: fine
-     * with an empty bin of cap 1), malloc_trim and thread exit: the busy bin may shrink too. */
-    busy = ~0u;
-#endif
-    storm_shrink(h, busy);
+    storm_shrink(h);
 #else
     (void)h;
-    (void)busy;
+#endif
+}
+
+void hak_heap_flush_bin(hak_tls_t *t, hak_bin_t *b, unsigned cls, uint32_t k, int settle)
+{
+    hak_heap_t *h = t->heap;
+    b->room += k;
+    hak_bin_moved_out(b, k);
+    hak_counter_add_owned(&h->st.flushes, 1);
+    hak_counter_add_owned(&h->st.flush_blocks, k);
+    t->storm.flushing = cls + 1;
+    b->head = hak_heap_return_list(h, b->head, k);
+    t->storm.flushing = 0;
+#if HAK_FEATURE_BATCH_MADVISE
+    if (settle && t->storm.active && (t->storm.pending[0] | t->storm.pending[1]))
+        storm_shrink(h);
+#else
+    (void)settle;
 #endif
 }
 
@@ -514,11 +526,11 @@ void hak_heap_return(hak_heap_t *h, void *p, hak_superslab_t *ss)
 
 /* A flushed bin holds runs of blocks of one slab (a program frees what it allocated together): each
  * run goes home in one push, a splice onto the slab's free list or one remote compare-and-swap. */
-void hak_heap_return_list(hak_heap_t *h, void *head, uint32_t n)
+void *hak_heap_return_list(hak_heap_t *h, void *head, uint32_t n)
 {
     void *p = head;
     if (n && head && atomic_load_explicit(&hak_ss_of(head)->owner, memory_order_relaxed) == h)
-        storm_note_flush(h, hak_ss_of(head)->unit_class[hak_ss_unit(head)]);
+        storm_note_flush(h);
     while (n && p) {
         hak_superslab_t *ss = hak_ss_of(p);
         hak_slab_t *s = hak_ss_slab(ss, p);
@@ -540,6 +552,7 @@ void hak_heap_return_list(hak_heap_t *h, void *head, uint32_t n)
         }
         p = next;
     }
+    return p;
 }
 
 size_t hak_heap_trim(hak_heap_t *h)

@@ -77,6 +77,7 @@ enum hak_tls_state { HAK_TLS_FRESH, HAK_TLS_ACTIVE, HAK_TLS_DEAD };
 /* A thread that only frees (heap.c: free storms). */
 typedef struct hak_storm {
     uint32_t flushes;              /* local flushes since the last refill */
+    uint32_t flushing;             /* 1 + the bin hak_heap_flush_bin is emptying (0: none): left alone */
     int active;
     uint64_t pending[2];           /* bins still to shrink (HAK_NBINS <= 128) */
 } hak_storm_t;
@@ -180,9 +181,14 @@ void hak_heap_fork_child(hak_heap_t *survivor);
 
 /* Allocation from the slabs: fill `bin` with up to `want` blocks and return one more, or NULL (ENOMEM). */
 void *hak_heap_refill(hak_heap_t *h, hak_bin_t *bin, unsigned cls, unsigned want);
-/* Return one block / a list of n blocks to their slabs (local push or remote push). */
+/* Return one block / the first n blocks of a list to their slabs (local push or remote push); the
+ * list version returns the rest of the list (the block after the n-th, NULL at its end). */
 void hak_heap_return(hak_heap_t *h, void *p, hak_superslab_t *ss);
-void hak_heap_return_list(hak_heap_t *h, void *head, uint32_t n);
+void *hak_heap_return_list(hak_heap_t *h, void *head, uint32_t n);
+/* Move the first k blocks of bin b (class cls) of the active thread t home, walking them once: the
+ * bin keeps the rest, its room grows by k. A free storm this sets off leaves b alone meanwhile; with
+ * `settle`, b shrinks right after if the storm wants it (the caller pushes at most one block next). */
+void hak_heap_flush_bin(hak_tls_t *t, hak_bin_t *b, unsigned cls, uint32_t k, int settle);
 /* Give empty slabs and SuperSlabs back; returns bytes released. */
 size_t hak_heap_trim(hak_heap_t *h);
 /* Decay pass: drain the blocks other threads freed into idle heaps (their threads have exited, and a

@@ -86,16 +86,7 @@ void hak_learn_bin_set_cap(hak_tls_t *t, hak_bin_t *b, uint32_t new_cap)
 {
     uint32_t count = hak_bin_count(b);
     if (count > new_cap) {
-        uint32_t k = count - new_cap;
-        void *head = b->head, *p = head;
-        for (uint32_t i = 1; i < k; i++)
-            p = hak_link_get(p);
-        b->head = hak_link_get(p);
-        hak_link_set(p, NULL);
-        hak_bin_moved_out(b, k);
-        hak_counter_add(&t->heap->st.flushes, 1);
-        hak_counter_add(&t->heap->st.flush_blocks, k);
-        hak_heap_return_list(t->heap, head, k);
+        hak_heap_flush_bin(t, b, (unsigned)(b - t->bins), count - new_cap, 0);
         count = new_cap;
     }
     b->cap = new_cap;
