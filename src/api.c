@@ -1,6 +1,7 @@
 /* api.c — the hak_* API: slow paths of malloc and free, and the rest of the malloc family on top of them. */
 #define _GNU_SOURCE
 #include "api.h"
+#include "decay.h"
 #include "alloc.h"
 #include "init.h"
 #include "integrity.h"
@@ -56,14 +57,17 @@ static void *alloc_class(unsigned cls, size_t n)
         b->head = hak_link_get(p);
         b->room++;
     } else {
+        hak_decay_hold++;                 /* the bin is being rewritten: no thread start in between */
 #if HAK_HAS_LEARN_HOOKS
         hak_learn_on_refill(t, b, cls);   /* may resize the (empty) bin and its refill batch */
 #endif
         uint32_t want = b->cap < t->heap->refill[cls] ? b->cap : t->heap->refill[cls];
         p = hak_heap_refill(t->heap, b, cls, want);
+        if (p)
+            hak_bin_moved_in(b, hak_bin_count(b) + 1);   /* the blocks the refill put in the bin, and p */
+        hak_decay_hold_end();
         if (!p)
             return NULL;
-        hak_bin_moved_in(b, hak_bin_count(b) + 1);   /* the blocks the refill put in the bin, and p */
         if (hak_class_tier(cls) == HAK_TIER_TINY)
             hak_log_tiny("refill class %u (%u B): %u blocks for thread heap %p", cls, hak_class_size[cls],
                          want + 1, (void *)t->heap);
@@ -137,7 +141,7 @@ static void *alloc_in_class(unsigned cls, size_t n)
 #endif
 }
 
-/* Hand the first `k` blocks of bin b (class cls) of the calling thread back to their slabs (h: its heap). */
+/* Hand the first `k` blocks of bin b (class cls) of thread t, the caller, back to their slabs. */
 static HAK_NOINLINE void bin_flush(hak_tls_t *t, hak_bin_t *b, uint32_t k, unsigned cls)
 {
 #if HAK_HAS_STATS
@@ -164,6 +168,26 @@ static void grow_bin(hak_bin_t *b, unsigned cls)
 }
 #endif
 
+/* A free into a full bin: a learner may grow it, else half of it goes home; then p goes in. Kicks of
+ * the decay thread wait until the bin is whole again (starting the thread allocates). */
+static HAK_NOINLINE void bin_overflow(hak_tls_t *t, hak_bin_t *b, void *p, unsigned cls)
+{
+    hak_decay_hold++;
+#if HAK_FEATURE_EXPERIMENTAL
+    if (hak_tune.cache_tuning)
+        grow_bin(b, cls);
+#endif
+#if HAK_HAS_LEARN_HOOKS
+    hak_learn_on_overflow(t, b, cls);     /* may grow the bin: then there is room and no flush */
+    if (b->room == 0)
+#endif
+        bin_flush(t, b, hak_bin_count(b) - b->cap / 2, cls);
+    hak_link_set(p, b->head);
+    b->head = p;
+    b->room--;
+    hak_decay_hold_end();
+}
+
 static void free_block(void *p, hak_superslab_t *ss, unsigned cls)
 {
     hak_tls_t *t = hak_thread;
@@ -183,15 +207,8 @@ static void free_block(void *p, hak_superslab_t *ss, unsigned cls)
         return;
     }
     if (b->room == 0) {
-#if HAK_FEATURE_EXPERIMENTAL
-        if (hak_tune.cache_tuning)
-            grow_bin(b, cls);
-#endif
-#if HAK_HAS_LEARN_HOOKS
-        hak_learn_on_overflow(t, b, cls); /* may grow the bin: then there is room and no flush */
-        if (b->room == 0)
-#endif
-            bin_flush(t, b, hak_bin_count(b) - b->cap / 2, cls);
+        bin_overflow(t, b, p, cls);
+        return;
     }
     hak_link_set(p, b->head);
     b->head = p;
@@ -487,10 +504,13 @@ HAK_EXPORT int hak_malloc_trim(size_t pad)
 #if HAK_HARDENED
         hak_hard_drain(t);
 #endif
+        hak_decay_hold++;
         for (unsigned c = 0; c < HAK_NCLASS; c++)
             if (hak_bin_count(&t->bins[c]))
                 bin_flush(t, &t->bins[c], hak_bin_count(&t->bins[c]), c);
+        hak_decay_hold_end();
         released += hak_heap_trim(t->heap);
+        hak_heap_decay_idle();             /* and what was freed into the heaps of exited threads */
     }
     released += hak_ss_cache_trim(0);
     released += hak_large_trim();

@@ -25,6 +25,8 @@ static uint64_t tick_ns = 125000000ull;
 
 HAK_TLS int hak_decay_safe_point;
 HAK_TLS int hak_decay_lock_held;
+HAK_TLS int hak_decay_hold;
+static HAK_TLS int held_kick;
 _Atomic int hak_decay_activity = 1;   /* decay.h; set by large-block and slab traffic (adaptive idle test) */
 
 static struct {
@@ -206,16 +208,29 @@ static void inline_pass(void)
     hak_decay_pass();
 }
 
+void hak_decay_hold_end(void)
+{
+    if (--hak_decay_hold == 0 && held_kick) {
+        held_kick = 0;
+        hak_decay_kick();
+    }
+}
+
 void hak_decay_wake(void)
 {
     if (!deferred || hak_decay_lock_held)
         return;
+    if (hak_decay_hold) {
+        held_kick = 1;
+        return;
+    }
     if (atomic_load_explicit(&no_thread, memory_order_relaxed)) {
         inline_pass();
         return;
     }
     /* pthread_create allocates (through us): only a thread that owns its heap, and so holds no
-     * allocator lock here, may start the decay thread; others leave it to the next kick. */
+     * allocator lock here (and no bin half rewritten: hak_decay_hold above), may start the decay
+     * thread; others leave it to the next kick. */
     if (!atomic_load_explicit(&started, memory_order_relaxed) && hak_thread->state != HAK_TLS_ACTIVE &&
         !hak_decay_safe_point)
         return;

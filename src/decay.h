@@ -56,9 +56,16 @@ size_t hak_ranges_coalesce(hak_decay_range_t *r, size_t n);
  * kick from there may start the thread even before the calling thread has a heap. */
 extern HAK_TLS int hak_decay_safe_point;
 
-/* Set (per thread) while the shared heap's lock is held: a kick from there does nothing (it would
- * take the decay thread's lock, or run a pass, under an allocator lock); the next kick does it. */
+/* Set (per thread) while the shared heap's lock is held, or while the decay pass drains idle heaps
+ * under the registry lock: a kick from there does nothing (it would take the decay thread's lock, or
+ * run a pass, under an allocator lock); the next kick does it. */
 extern HAK_TLS int hak_decay_lock_held;
+
+/* Set (per thread) while a thread's cache bin is being refilled or flushed: a kick from there is held
+ * until hak_decay_hold_end. Starting the thread allocates (pthread_create), and that allocation must
+ * not meet a bin whose head, cap and room are half rewritten. */
+extern HAK_TLS int hak_decay_hold;   /* ++ to begin a hold */
+void hak_decay_hold_end(void);       /* -- and, back at 0, the held kick (if any) goes out */
 
 /* Something now waits for release: make sure a pass will come (starts the thread lazily).
  * Costs one load when the thread is already awake; never call with an allocator lock held. */
@@ -70,8 +77,8 @@ static inline void hak_decay_kick(void)
         hak_decay_wake();
 }
 
-/* One pass over every source (BigCache, SuperSlab cache, free slab units); returns 1 when memory
- * is still waiting. Called by the thread; tests may call it directly. */
+/* One pass over every source (BigCache, SuperSlab cache, idle heaps, free slab units); returns 1 when
+ * memory is still waiting. Called by the thread; tests may call it directly. */
 int hak_decay_pass(void);
 
 /* Counters as a JSON object body: "decay":{...}. */

@@ -83,13 +83,11 @@ static void list_move(hak_heap_t *h, hak_slab_t *s, int which)
 
 /* ---- slabs and SuperSlabs ---------------------------------------------- */
 
-/* New SuperSlabs go last: the scans of slab_create meet the units older ones freed most recently
- * (still in the CPU's caches) before those of a SuperSlab that sat in the cache. */
-static void ss_append(hak_heap_t *h, hak_superslab_t *ss)
+/* New SuperSlabs go last (after `t`, the list's last one or NULL): the scans of slab_create meet the
+ * units older ones freed most recently (still in the CPU's caches) before those of a SuperSlab that
+ * sat in the cache. */
+static void ss_append(hak_heap_t *h, hak_superslab_t *t, hak_superslab_t *ss)
 {
-    hak_superslab_t *t = h->ss_list;
-    while (t && t->next)
-        t = t->next;
     ss->next = NULL;
     ss->prev = t;
     if (t)
@@ -125,12 +123,13 @@ static void slab_destroy(hak_heap_t *h, hak_slab_t *s)
 
 static hak_slab_t *slab_create(hak_heap_t *h, unsigned cls)
 {
-    /* Units a destroyed slab left resident first, in any of the heap's SuperSlabs: a program whose
-     * size classes come and go (one size at a time) then reuses the same pages for each class
-     * instead of touching fresh ones while the old ones wait for the decay delay. */
+    /* Units a destroyed slab left resident first (or those of a still-resident SuperSlab taken back
+     * from the cache), in any of the heap's SuperSlabs: a program whose size classes come and go (one
+     * size at a time) then reuses the same pages for each class instead of touching fresh ones while
+     * the old ones wait for the decay delay. */
     unsigned owned = 0;
-    hak_superslab_t *cold = NULL;
-    for (hak_superslab_t *ss = h->ss_list; ss; ss = ss->next, owned++) {
+    hak_superslab_t *cold = NULL, *last = NULL;
+    for (hak_superslab_t *ss = h->ss_list; ss; last = ss, ss = ss->next, owned++) {
         if (ss->units_used == 0xffffffffu)
             continue;
         int fits = 0;
@@ -152,11 +151,14 @@ static hak_slab_t *slab_create(hak_heap_t *h, unsigned cls)
     unsigned n = hak_ss_create_batch(h, cls, owned, got);
     if (!n)
         return NULL;
-    for (unsigned i = 0; i < n; i++)
-        ss_append(h, got[i]);
+    for (unsigned i = 0; i < n; i++, last = got[i - 1])
+        ss_append(h, last, got[i]);
     s = hak_ss_slab_create(got[0], cls, NULL);
     if (s)
         hak_counter_add(&h->st.slabs_created, 1);
+    for (unsigned i = 0; i < n; i++)     /* only now: a pass could have taken got[0]'s units first */
+        if (got[i]->units_dirty)
+            hak_ss_queue_dirty(got[i]);
     return s;
 }
 
@@ -351,7 +353,7 @@ static void storm_restore(hak_heap_t *h)
 
 #if HAK_FEATURE_BATCH_MADVISE
 /* Shrink every pending bin but the one hak_heap_flush_bin is emptying: its head still covers the
- * blocks on their way home, and its caller rewrites head, cap and room once they are. */
+ * blocks on their way home until they are all there (a learner's resize then sets cap and room). */
 static void storm_shrink(hak_heap_t *h)
 {
     hak_tls_t *t = hak_thread;
@@ -493,8 +495,13 @@ static void remote_push(hak_superslab_t *ss, hak_slab_t *s, void *first, void *l
         s->ready_next = top;
     } while (!atomic_compare_exchange_weak_explicit(&o->ready, &top, s,
                                                     memory_order_release, memory_order_relaxed));
-    if (!top && atomic_load_explicit(&o->idle, memory_order_relaxed))
-        hak_decay_kick();  /* nobody would drain it: hak_heap_decay_idle will */
+    if (!top) {
+        /* Store (the stack) then load (idle), as hak_heap_release does the other way round: with a
+         * full fence on both sides one of the two sees the other, so the drain is never missed. */
+        atomic_thread_fence(memory_order_seq_cst);
+        if (atomic_load_explicit(&o->idle, memory_order_relaxed))
+            hak_decay_kick();  /* nobody would drain it: hak_heap_decay_idle will */
+    }
 }
 
 /* The owner gives back k blocks of slab s, linked first .. last: one splice onto its free list. */
@@ -613,6 +620,7 @@ void hak_heap_release(hak_heap_t *h)
     idle_heaps = h;
     atomic_store_explicit(&h->idle, 1, memory_order_relaxed);
     pthread_mutex_unlock(&registry_lock);
+    atomic_thread_fence(memory_order_seq_cst);     /* see remote_push */
     if (atomic_load_explicit(&h->ready, memory_order_relaxed))
         hak_decay_kick();  /* frees that arrived since the trim above found the heap not idle yet */
 }
@@ -620,11 +628,12 @@ void hak_heap_release(hak_heap_t *h)
 void hak_heap_decay_idle(void)
 {
     pthread_mutex_lock(&registry_lock);   /* no thread can take an idle heap meanwhile */
-    hak_decay_lock_held = 1;               /* the slabs given back here need no kick: this is the pass */
+    int held = hak_decay_lock_held;
+    hak_decay_lock_held = 1;               /* no kick from under the registry lock */
     for (hak_heap_t *h = idle_heaps; h; h = h->next_idle)
         if (atomic_load_explicit(&h->ready, memory_order_relaxed))
             hak_heap_trim(h);
-    hak_decay_lock_held = 0;
+    hak_decay_lock_held = held;
     pthread_mutex_unlock(&registry_lock);
 }
 

@@ -191,8 +191,9 @@ void *hak_heap_return_list(hak_heap_t *h, void *head, uint32_t n);
 void hak_heap_flush_bin(hak_tls_t *t, hak_bin_t *b, unsigned cls, uint32_t k, int settle);
 /* Give empty slabs and SuperSlabs back; returns bytes released. */
 size_t hak_heap_trim(hak_heap_t *h);
-/* Decay pass: drain the blocks other threads freed into idle heaps (their threads have exited, and a
- * shrinking thread pool may never take them again) and give the slabs that emptied back. */
+/* Decay pass (and malloc_trim): drain the blocks other threads freed into idle heaps (their threads
+ * have exited, and a shrinking thread pool may never take them again) and give the slabs that emptied
+ * back. Holds the registry lock throughout: threads starting or exiting meanwhile wait for it. */
 void hak_heap_decay_idle(void);
 
 /* The heap used by threads that have no cache (during thread exit): guarded by a lock, taken and

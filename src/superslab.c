@@ -214,8 +214,6 @@ static unsigned map_fresh(hak_superslab_t **out, unsigned n, unsigned owned)
     return n;
 }
 
-static void mark_warm(hak_superslab_t *ss);
-
 unsigned hak_ss_create_batch(struct hak_heap *owner, unsigned cls, unsigned owned, hak_superslab_t **out)
 {
     unsigned want = 1;
@@ -254,10 +252,15 @@ unsigned hak_ss_create_batch(struct hak_heap *owner, unsigned cls, unsigned owne
         CNT(cache_hits, got);
     if (got < want)
         got += map_fresh(out + got, want - got, owned);
+    /* One taken from the cache before its pages were given back may still be resident anywhere:
+     * its units count as left warm by destroyed slabs, so new slabs go there first and, once the
+     * caller has carved its slab (hak_ss_queue_dirty), the decay pass gives back what none reuses
+     * (unmarked, they stayed resident unseen for as long as the SuperSlab lived). */
+    int mark = hak_decay_enabled() && hak_decay_deferred();
     for (unsigned i = 0; i < got; i++) {
         ss_init(out[i], owner);
-        if (warm >> i & 1)
-            mark_warm(out[i]);
+        if (mark && (warm >> i & 1))
+            out[i]->units_dirty = ~0u;
     }
     hak_decay_touch();
     return got;
@@ -286,23 +289,6 @@ static void dq_link_locked(hak_superslab_t *ss)
         dq_head->dq_prev = ss;
     dq_head = ss;
     dq_count++;
-}
-
-/* A SuperSlab taken from the cache before its pages were given back: every unit may still be
- * resident, so its units count as left warm by destroyed slabs. New slabs then go there first, and
- * the decay pass gives back what none of them reuses (else those pages would stay resident, unseen,
- * for as long as the SuperSlab lives). */
-static void mark_warm(hak_superslab_t *ss)
-{
-    if (!hak_decay_enabled() || !hak_decay_deferred())
-        return;
-    ss->units_dirty = ~0u;
-    ss->dirty_since = hak_now_ns();
-    pthread_mutex_lock(&dq_lock);
-    dq_link_locked(ss);
-    atomic_store_explicit(&ss->dq_linked, 1, memory_order_relaxed);
-    pthread_mutex_unlock(&dq_lock);
-    hak_decay_kick();
 }
 
 /* With cache_lock held: file an emptied SuperSlab as the most recently cached one. */
@@ -530,6 +516,11 @@ void hak_ss_slab_destroy(hak_superslab_t *ss, hak_slab_t *s)
     ss_unlock(ss);
     /* Queued even when the SuperSlab is now empty: if its heap destroys it next, hak_ss_destroy
      * takes it off the queue again; if the heap keeps it, its units wait for the decay pass. */
+    hak_ss_queue_dirty(ss);
+}
+
+void hak_ss_queue_dirty(hak_superslab_t *ss)
+{
     if (atomic_load_explicit(&ss->dq_linked, memory_order_relaxed))
         return;
     pthread_mutex_lock(&dq_lock);
@@ -560,8 +551,8 @@ size_t hak_ss_decay(uint64_t now, uint64_t decay_ns)
         for (hak_superslab_t *ss = cache_tail; ss && n < BATCH; ss = ss->prev) {
             if (ss->cache_released)
                 continue;
-            if (now - ss->cached_since < decay_ns && ss->cached_since <= now)
-                continue;
+            if (now - ss->cached_since < decay_ns || ss->cached_since > now)
+                continue;             /* young, or stamped after this pass read the clock */
             ss->cache_released = 1;
             cache_unreleased--;
             nh = withdraw_huge(ss, huge, nh);
@@ -592,7 +583,7 @@ size_t hak_ss_decay(uint64_t now, uint64_t decay_ns)
             pending++;
             continue;
         }
-        if (now - ss->dirty_since < decay_ns && ss->dirty_since <= now) {
+        if (now - ss->dirty_since < decay_ns || ss->dirty_since > now) {
             ss_unlock(ss);
             pending++;
             continue;

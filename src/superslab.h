@@ -125,9 +125,13 @@ size_t hak_ss_decay(uint64_t now_ns, uint64_t decay_ns);
 size_t hak_ss_stats_json(char *buf, size_t len);
 void hak_ss_fork_child(void);
 /* A slab of class cls in ss, NULL when no room. With cold_fit, only on units a destroyed slab left
- * resident; when none fit, *cold_fit says whether other free units would. */
+ * resident (or any unit of a still-resident SuperSlab taken back from the cache); when none fit,
+ * *cold_fit says whether other free units would. */
 hak_slab_t *hak_ss_slab_create(hak_superslab_t *ss, unsigned cls, int *cold_fit);
 void hak_ss_slab_destroy(hak_superslab_t *ss, hak_slab_t *slab);
+/* Put ss on the decay pass's queue (its owner, after marking units dirty: slab destruction, or a
+ * still-resident SuperSlab hak_ss_create_batch took from the cache, once its first slab is carved). */
+void hak_ss_queue_dirty(hak_superslab_t *ss);
 
 /* Empty SuperSlabs kept mapped for reuse (0: unmap at once). */
 extern unsigned hak_ss_cache_cap;
