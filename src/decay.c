@@ -26,7 +26,7 @@ static uint64_t tick_ns = 125000000ull;
 HAK_TLS int hak_decay_safe_point;
 HAK_TLS int hak_decay_lock_held;
 HAK_TLS int hak_decay_hold;
-static HAK_TLS int held_kick;
+HAK_TLS int hak_decay_held_kick;
 _Atomic int hak_decay_activity = 1;   /* decay.h; set by large-block and slab traffic (adaptive idle test) */
 
 static struct {
@@ -208,12 +208,10 @@ static void inline_pass(void)
     hak_decay_pass();
 }
 
-void hak_decay_hold_end(void)
+void hak_decay_send_held_kick(void)
 {
-    if (--hak_decay_hold == 0 && held_kick) {
-        held_kick = 0;
-        hak_decay_kick();
-    }
+    hak_decay_held_kick = 0;
+    hak_decay_kick();
 }
 
 void hak_decay_wake(void)
@@ -221,7 +219,7 @@ void hak_decay_wake(void)
     if (!deferred || hak_decay_lock_held)
         return;
     if (hak_decay_hold) {
-        held_kick = 1;
+        hak_decay_held_kick = 1;
         return;
     }
     if (atomic_load_explicit(&no_thread, memory_order_relaxed)) {

@@ -64,8 +64,9 @@ extern HAK_TLS int hak_decay_lock_held;
 /* Set (per thread) while a thread's cache bin is being refilled or flushed: a kick from there is held
  * until hak_decay_hold_end. Starting the thread allocates (pthread_create), and that allocation must
  * not meet a bin whose head, cap and room are half rewritten. */
-extern HAK_TLS int hak_decay_hold;   /* ++ to begin a hold */
-void hak_decay_hold_end(void);       /* -- and, back at 0, the held kick (if any) goes out */
+extern HAK_TLS int hak_decay_hold;   /* ++ to begin a hold; hak_decay_hold_end to end it */
+extern HAK_TLS int hak_decay_held_kick;
+void hak_decay_send_held_kick(void);
 
 /* Something now waits for release: make sure a pass will come (starts the thread lazily).
  * Costs one load when the thread is already awake; never call with an allocator lock held. */
@@ -75,6 +76,13 @@ static inline void hak_decay_kick(void)
 {
     if (!atomic_load_explicit(&hak_decay_awake, memory_order_acquire))
         hak_decay_wake();
+}
+
+/* The hold's --; back at 0, the kick it held (if any) goes out. */
+static inline void hak_decay_hold_end(void)
+{
+    if (--hak_decay_hold == 0 && HAK_UNLIKELY(hak_decay_held_kick))
+        hak_decay_send_held_kick();
 }
 
 /* One pass over every source (BigCache, SuperSlab cache, idle heaps, free slab units); returns 1 when
