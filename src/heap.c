@@ -494,14 +494,11 @@ static void remote_push(hak_superslab_t *ss, hak_slab_t *s, void *first, void *l
     do {
         s->ready_next = top;
     } while (!atomic_compare_exchange_weak_explicit(&o->ready, &top, s,
-                                                    memory_order_release, memory_order_relaxed));
-    if (!top) {
-        /* Store (the stack) then load (idle), as hak_heap_release does the other way round: with a
-         * full fence on both sides one of the two sees the other, so the drain is never missed. */
-        atomic_thread_fence(memory_order_seq_cst);
-        if (atomic_load_explicit(&o->idle, memory_order_relaxed))
-            hak_decay_kick();  /* nobody would drain it: hak_heap_decay_idle will */
-    }
+                                                    memory_order_seq_cst, memory_order_relaxed));
+    /* Store (the stack) then load (idle), as hak_heap_release does the other way round: sequentially
+     * consistent on both sides, one of the two sees the other, so the drain is never missed. */
+    if (!top && atomic_load_explicit(&o->idle, memory_order_seq_cst))
+        hak_decay_kick();      /* nobody would drain it: hak_heap_decay_idle will */
 }
 
 /* The owner gives back k blocks of slab s, linked first .. last: one splice onto its free list. */
@@ -618,10 +615,9 @@ void hak_heap_release(hak_heap_t *h)
     h->tls = NULL;
     h->next_idle = idle_heaps;
     idle_heaps = h;
-    atomic_store_explicit(&h->idle, 1, memory_order_relaxed);
+    atomic_store_explicit(&h->idle, 1, memory_order_seq_cst);     /* see remote_push */
     pthread_mutex_unlock(&registry_lock);
-    atomic_thread_fence(memory_order_seq_cst);     /* see remote_push */
-    if (atomic_load_explicit(&h->ready, memory_order_relaxed))
+    if (atomic_load_explicit(&h->ready, memory_order_seq_cst))
         hak_decay_kick();  /* frees that arrived since the trim above found the heap not idle yet */
 }
 
