@@ -33,7 +33,7 @@ static inline void *hak_bin_pop(unsigned cls)
         b->head = hak_link_get(p);
         b->room++;
 #if HAK_HAS_STATS
-        hak_counter_bump(&b->allocs);
+        hak_counter_add_owned(&b->allocs, 1);
 #endif
     }
     return p;

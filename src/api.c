@@ -76,7 +76,7 @@ static void *alloc_class(unsigned cls, size_t n)
 #endif
     }
 #if HAK_HAS_STATS
-    hak_counter_bump(&b->allocs);
+    hak_counter_add_owned(&b->allocs, 1);
 #endif
     return p;
 }

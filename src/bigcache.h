@@ -87,10 +87,10 @@ void hak_bigcache_configure(size_t max_bytes, size_t max_block);
 void *hak_bigcache_get(size_t n, size_t *size, int *zeroed);
 
 /* What a lookup for n bytes would serve under each strategy, taking nothing: for strategy s, size[s] is
- * the block's size (0: a miss) and cold[s] is 1 when its pages were released and fault in again. The
+ * the block's size (0: a miss) and released[s] is 1 when its pages were released and fault in again. The
  * ELO selector trials strategies on these previews, never on the program's requests: a strategy that
  * misses maps a block the cache then keeps, so a trial played for real costs memory for good. */
-void hak_bigcache_preview(size_t n, size_t size[HAK_BC_STRATEGY_COUNT], int cold[HAK_BC_STRATEGY_COUNT]);
+void hak_bigcache_preview(size_t n, size_t size[HAK_BC_STRATEGY_COUNT], int released[HAK_BC_STRATEGY_COUNT]);
 
 /* Offer a freed block [p, p + size). Returns 1 when kept; 0 when the caller must unmap it. */
 int hak_bigcache_put(void *p, size_t size);

@@ -85,10 +85,6 @@ static inline void hak_counter_add_owned(hak_counter_t *c, uint64_t n)
     hak_counter_add(c, n);
 #endif
 }
-static inline void hak_counter_bump(hak_counter_t *c)
-{
-    hak_counter_add_owned(c, 1);
-}
 static inline uint64_t hak_counter_get(const hak_counter_t *c)
 {
     return atomic_load_explicit((hak_counter_t *)c, memory_order_relaxed);

@@ -121,7 +121,7 @@ static void slab_destroy(hak_heap_t *h, hak_slab_t *s)
     }
 }
 
-static hak_slab_t *slab_create(hak_heap_t *h, unsigned cls)
+static hak_slab_t *slab_place(hak_heap_t *h, unsigned cls)
 {
     /* Units a destroyed slab left resident first (or those of a still-resident SuperSlab taken back
      * from the cache), in any of the heap's SuperSlabs: a program whose size classes come and go (one
@@ -134,18 +134,14 @@ static hak_slab_t *slab_create(hak_heap_t *h, unsigned cls)
             continue;
         int fits = 0;
         hak_slab_t *s = hak_ss_slab_create(ss, cls, &fits);
-        if (s) {
-            hak_counter_add(&h->st.slabs_created, 1);
+        if (s)
             return s;
-        }
         if (fits && !cold)
             cold = ss;
     }
     hak_slab_t *s = cold ? hak_ss_slab_create(cold, cls, NULL) : NULL;
-    if (s) {
-        hak_counter_add(&h->st.slabs_created, 1);
+    if (s)
         return s;
-    }
     /* One SuperSlab, or for the POOL tier the heap's next arena reservation (several, one mmap). */
     hak_superslab_t *got[HAK_SS_BATCH_MAX];
     unsigned n = hak_ss_create_batch(h, cls, owned, got);
@@ -154,11 +150,17 @@ static hak_slab_t *slab_create(hak_heap_t *h, unsigned cls)
     for (unsigned i = 0; i < n; i++, last = got[i - 1])
         ss_append(h, last, got[i]);
     s = hak_ss_slab_create(got[0], cls, NULL);
-    if (s)
-        hak_counter_add(&h->st.slabs_created, 1);
     for (unsigned i = 0; i < n; i++)     /* only now: a pass could have taken got[0]'s units first */
         if (got[i]->units_dirty)
             hak_ss_queue_dirty(got[i]);
+    return s;
+}
+
+static hak_slab_t *slab_create(hak_heap_t *h, unsigned cls)
+{
+    hak_slab_t *s = slab_place(h, cls);
+    if (s)
+        hak_counter_add(&h->st.slabs_created, 1);
     return s;
 }
 

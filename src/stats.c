@@ -220,6 +220,13 @@ static void put(out_t *o, const char *fmt, ...)
 
 static unsigned long long U(uint64_t v) { return (unsigned long long)v; }
 
+/* now - before for a total that only grows, except the derived frees of a live thread, which may
+ * step back by a batch between two readings: never a wrapped difference. */
+static uint64_t since(uint64_t now, uint64_t before)
+{
+    return now > before ? now - before : 0;
+}
+
 static double rate(uint64_t hits, uint64_t total) { return total ? (double)hits / (double)total : 0.0; }
 
 /* The memory sections (BigCache, decay, THP, SuperSlabs) as JSON members, or "" without them. */
@@ -388,10 +395,9 @@ static const char *render_json(void)
         for (unsigned i = 0; i < n_samples; i++) {
             const sample_t *x = &samples[i];
             uint64_t pa = i ? samples[i - 1].allocs : 0, pf = i ? samples[i - 1].frees : 0;
-            pf = pf < x->frees ? pf : x->frees;     /* a live thread's derived frees may step back a batch */
             put(&o, "%s{\"t\":%.3f,\"rss_bytes\":%ld,\"allocs\":%llu,\"frees\":%llu,\"allocs_total\":%llu,"
                     "\"frees_total\":%llu,\"in_use_bytes\":%llu,\"mapped_bytes\":%llu}",
-                i ? "," : "", x->t, x->rss, U(x->allocs - pa), U(x->frees - pf), U(x->allocs), U(x->frees),
+                i ? "," : "", x->t, x->rss, U(x->allocs - pa), U(since(x->frees, pf)), U(x->allocs), U(x->frees),
                 U(x->in_use), U(x->mapped));
         }
         put(&o, "]");
@@ -563,9 +569,8 @@ static void one_line(const snapshot_t *s, const sample_t *prev)
     fmt_bytes(b1, sizeof b1, (double)s->rss_bytes);
     fmt_bytes(b2, sizeof b2, (double)s->in_use_bytes);
     uint64_t a = s->small_allocs + s->large_allocs, f = s->small_frees + s->large_frees;
-    uint64_t pf = !prev ? 0 : prev->frees < f ? prev->frees : f;   /* derived frees may step back a batch */
     hak_msg("stats t=%ds allocs +%llu frees +%llu in use %s RSS %s mmap %llu munmap %llu madvise %llu",
-            (int)s->t_sec, U(a - (prev ? prev->allocs : 0)), U(f - pf), b2, b1,
+            (int)s->t_sec, U(a - (prev ? prev->allocs : 0)), U(since(f, prev ? prev->frees : 0)), b2, b1,
             U(hak_os.mmap_calls), U(hak_os.munmap_calls), U(hak_os.madvise_calls));
 }
 

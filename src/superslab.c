@@ -537,6 +537,13 @@ void hak_ss_queue_dirty(hak_superslab_t *ss)
 
 /* ---- decay ----------------------------------------------------------------------------- */
 
+/* Memory stamped at `since` still waits at `now`: younger than the delay, or stamped after the pass
+ * read its clock. */
+static int too_young(uint64_t now, uint64_t since, uint64_t decay_ns)
+{
+    return now - since < decay_ns || since > now;
+}
+
 size_t hak_ss_decay(uint64_t now, uint64_t decay_ns)
 {
     enum { BATCH = 64 };
@@ -551,8 +558,8 @@ size_t hak_ss_decay(uint64_t now, uint64_t decay_ns)
         for (hak_superslab_t *ss = cache_tail; ss && n < BATCH; ss = ss->prev) {
             if (ss->cache_released)
                 continue;
-            if (now - ss->cached_since < decay_ns || ss->cached_since > now)
-                continue;             /* young, or stamped after this pass read the clock */
+            if (too_young(now, ss->cached_since, decay_ns))
+                continue;
             ss->cache_released = 1;
             cache_unreleased--;
             nh = withdraw_huge(ss, huge, nh);
@@ -583,7 +590,7 @@ size_t hak_ss_decay(uint64_t now, uint64_t decay_ns)
             pending++;
             continue;
         }
-        if (now - ss->dirty_since < decay_ns || ss->dirty_since > now) {
+        if (too_young(now, ss->dirty_since, decay_ns)) {
             ss_unlock(ss);
             pending++;
             continue;

@@ -302,7 +302,7 @@ ALWAYS_INLINE void *alloc_class(unsigned cls, size_t n)
             b->head = hak_link_get(p);
             b->room++;
 #if HAK_HAS_STATS
-            hak_counter_bump(&b->allocs);
+            hak_counter_add_owned(&b->allocs, 1);
 #endif
         } else {
             p = hak_alloc_class_slow(cls, n);
